@@ -1,0 +1,37 @@
+"""The FastAPI application: one Ledger per process, built in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ledger.application import Ledger
+from ledger.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API around one ledger application (created at start-up, closed at shutdown)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ledger = Ledger(settings)
+        try:
+            yield
+        finally:
+            app.state.ledger.close()
+
+    app = FastAPI(
+        title="CPF Ledger",
+        version="0.1.0",
+        summary="Training-hour counters (CPF) of French public agents, as an immutable history.",
+        lifespan=lifespan,
+    )
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,374 @@
+"""The ledger application: one method per command, idempotent retries, and the bulk path.
+
+Built on an ``eventsourcing`` Application. Create one per process and keep it (it owns the
+connection pool).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from ledger import commands as cmd
+from ledger import errors
+from ledger.agent import Agent, ClosureReason, Identity, Receipt
+from ledger.identifiers import Nir, Siret, agent_id_for
+from ledger.provenance import Provenance
+from ledger.settings import Settings
+from ledger.stores import event_store_env, select_events_of
+
+VERSION_CONFLICT_RETRIES = 50
+"""Attempts before a version conflict on one agent is given up (with jittered back-off)."""
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.05, 0.002 * attempt)))  # noqa: S311 - jitter, not security
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True, slots=True)
+class BulkOutcome:
+    """What happened to one command of a bulk run: a receipt, or the error that refused it."""
+
+    command: cmd.Command
+    receipt: Receipt | None
+    error: errors.DomainError | None
+
+
+class Ledger(Application[UUID]):
+    """The CPF ledger: agents' counters as event-sourced aggregates."""
+
+    name = "Ledger"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.id_key = self.settings.agent_id_key
+        super().__init__(env=event_store_env(self.settings))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ---------------------------------------------------------------- queries
+
+    def agent_id(self, nir: str) -> UUID:
+        """The pseudonymous agent id of a NIR (whether or not it is registered)."""
+        return agent_id_for(Nir.parse(nir), self.id_key)
+
+    def get_agent(self, agent_id: UUID) -> Agent:
+        """The agent's current state, replayed from its events."""
+        try:
+            agent: Agent = self.repository.get(agent_id)
+        except AggregateNotFoundError:
+            raise errors.AgentNotFound("no such agent") from None
+        return agent
+
+    def find_agent(self, nir: str, birth_name: str) -> UUID:
+        """The id of the registered agent with this NIR and birth name; AgentNotFound otherwise
+        (the same error whether the NIR is unknown or the name does not match)."""
+        agent_id = self.agent_id(nir)
+        if not self.identity(agent_id).matches(Nir.parse(nir), birth_name):
+            raise errors.AgentNotFound("no registered agent with this NIR and birth name")
+        return agent_id
+
+    def identity(self, agent_id: UUID) -> Identity:
+        """The agent's identity, from its registration event."""
+        events = list(self.events.get(agent_id, lte=1))
+        if not events:
+            raise errors.AgentNotFound("no such agent")
+        data = events[0].identity  # type: ignore[attr-defined]
+        return Identity(**data)
+
+    def load_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, Agent]:
+        """Many agents replayed from one query (the bulk path's batch read)."""
+        agents: dict[UUID, Agent] = {}
+        for stored in select_events_of(self.recorder, agent_ids):
+            event: Agent.Event = self.mapper.to_domain_event(stored)  # type: ignore[assignment]
+            agent_uuid = UUID(str(stored.originator_id))
+            agents[agent_uuid] = event.mutate(agents.get(agent_uuid))  # type: ignore[assignment]
+        return agents
+
+    # -------------------------------------------------------------- commands
+
+    def execute(self, command: cmd.Command) -> Receipt:
+        """Run one command; a retry with the same idempotency key returns the first outcome.
+
+        Version conflicts with a concurrent writer on the same agent are retried.
+        """
+        command = command.with_fingerprint()
+        for attempt in itertools.count(1):
+            agents = self.load_agents([command.agent_id])
+            receipt = _run(command, agents)
+            agent = agents.get(command.agent_id)
+            if receipt.replayed or agent is None:
+                return receipt
+            try:
+                self.save(agent)
+            except IntegrityError:
+                if attempt >= VERSION_CONFLICT_RETRIES:
+                    raise
+                _back_off(attempt)
+                continue
+            return receipt
+        raise AssertionError("unreachable")
+
+    def execute_many(
+        self, commands: Iterable[cmd.Command], chunk_size: int | None = None
+    ) -> Iterator[BulkOutcome]:
+        """The bulk path: apply many commands to many agents, in chunks.
+
+        Each chunk loads its agents in one query and saves them in one ``save()`` (one
+        transaction), so memory stays flat whatever the input's length. Commands are applied in
+        order; a refused command records nothing and does not stop the others.
+        """
+        size = chunk_size or self.settings.bulk_chunk_size
+        iterator = iter(commands)
+        while chunk := [c.with_fingerprint() for c in itertools.islice(iterator, size)]:
+            yield from self._execute_chunk(chunk)
+
+    def _execute_chunk(self, chunk: list[cmd.Command]) -> list[BulkOutcome]:
+        for attempt in itertools.count(1):
+            agents = self.load_agents(list(dict.fromkeys(c.agent_id for c in chunk)))
+            outcomes = []
+            for command in chunk:
+                try:
+                    outcomes.append(BulkOutcome(command, _run(command, agents), None))
+                except errors.DomainError as error:
+                    outcomes.append(BulkOutcome(command, None, error))
+            try:
+                self.save(*(a for a in agents.values() if a.pending_events))
+            except IntegrityError:
+                if attempt >= VERSION_CONFLICT_RETRIES:
+                    raise
+                _back_off(attempt)
+                continue
+            return outcomes
+        raise AssertionError("unreachable")
+
+    # One thin method per command, for callers that do not build command objects.
+
+    def register_agent(
+        self,
+        nir: str,
+        birth_name: str,
+        first_name: str,
+        birth_date: date,
+        provenance: Provenance,
+        effective_date: date | None = None,
+        if_absent: bool = False,
+    ) -> Receipt:
+        """Register an agent (its identity); with ``if_absent``, an existing agent is left as is."""
+        parsed = Nir.parse(nir)
+        return self.execute(
+            cmd.RegisterAgent(
+                agent_id=agent_id_for(parsed, self.id_key),
+                identity=Identity(parsed.value, birth_name, first_name, birth_date),
+                effective_date=effective_date or date.today(),
+                if_absent=if_absent,
+                provenance=provenance,
+            )
+        )
+
+    def record_acquisition_line(
+        self,
+        agent_id: UUID,
+        year: int,
+        siret: str,
+        hours_worked: Decimal | int,
+        provenance: Provenance,
+    ) -> Receipt:
+        return self.execute(
+            cmd.RecordAcquisitionLine(
+                agent_id=agent_id,
+                year=year,
+                siret=Siret.parse(siret).value,
+                hours_worked=Decimal(hours_worked),
+                provenance=provenance,
+            )
+        )
+
+    def convert_dif(
+        self, agent_id: UUID, hours: int, provenance: Provenance, effective_date: date | None = None
+    ) -> Receipt:
+        return self.execute(
+            cmd.ConvertDif(
+                agent_id=agent_id,
+                hours=hours,
+                effective_date=effective_date or date(2016, 12, 31),
+                provenance=provenance,
+            )
+        )
+
+    def declare_low_qualification(
+        self,
+        agent_id: UUID,
+        from_year: int,
+        provenance: Provenance,
+        effective_date: date | None = None,
+    ) -> Receipt:
+        return self.execute(
+            cmd.DeclareLowQualification(
+                agent_id=agent_id,
+                from_year=from_year,
+                effective_date=effective_date or date.today(),
+                provenance=provenance,
+            )
+        )
+
+    def regularise_year(
+        self,
+        agent_id: UUID,
+        year: int,
+        siret: str,
+        hours: int,
+        attestation: dict[str, Any],
+        provenance: Provenance,
+        effective_date: date | None = None,
+        request_id: str | None = None,
+    ) -> Receipt:
+        return self.execute(
+            cmd.RegulariseYear(
+                agent_id=agent_id,
+                year=year,
+                siret=Siret.parse(siret).value,
+                hours=hours,
+                attestation=attestation,
+                effective_date=effective_date or date.today(),
+                request_id=request_id,
+                provenance=provenance,
+            )
+        )
+
+    def declare_dif_reserve(
+        self,
+        agent_id: UUID,
+        siret: str,
+        hours: int,
+        provenance: Provenance,
+        effective_date: date | None = None,
+    ) -> Receipt:
+        return self.execute(
+            cmd.DeclareDifReserve(
+                agent_id=agent_id,
+                siret=Siret.parse(siret).value,
+                hours=hours,
+                effective_date=effective_date or date.today(),
+                provenance=provenance,
+            )
+        )
+
+    def decrement(
+        self,
+        agent_id: UUID,
+        siret: str,
+        hours: int,
+        effective_date: date,
+        provenance: Provenance,
+        training: dict[str, Any] | None = None,
+        anticipated: bool = False,
+        decrement_id: str | None = None,
+    ) -> Receipt:
+        return self.execute(
+            cmd.Decrement(
+                agent_id=agent_id,
+                decrement_id=decrement_id or str(uuid.uuid4()),
+                siret=Siret.parse(siret).value,
+                hours=hours,
+                effective_date=effective_date,
+                training=training or {},
+                anticipated=anticipated,
+                provenance=provenance,
+            )
+        )
+
+    def cancel_decrement(
+        self,
+        agent_id: UUID,
+        decrement_id: str,
+        reason: str,
+        provenance: Provenance,
+        effective_date: date | None = None,
+    ) -> Receipt:
+        return self.execute(
+            cmd.CancelDecrement(
+                agent_id=agent_id,
+                decrement_id=decrement_id,
+                reason=reason,
+                effective_date=effective_date or date.today(),
+                provenance=provenance,
+            )
+        )
+
+    def credit_inaptitude(
+        self,
+        agent_id: UUID,
+        hours: int,
+        provenance: Provenance,
+        effective_date: date | None = None,
+    ) -> Receipt:
+        return self.execute(
+            cmd.CreditInaptitude(
+                agent_id=agent_id,
+                hours=hours,
+                effective_date=effective_date or date.today(),
+                provenance=provenance,
+            )
+        )
+
+    def close_account(
+        self,
+        agent_id: UUID,
+        reason: ClosureReason | str,
+        provenance: Provenance,
+        effective_date: date | None = None,
+    ) -> Receipt:
+        return self.execute(
+            cmd.CloseAccount(
+                agent_id=agent_id,
+                reason=ClosureReason(reason),
+                effective_date=effective_date or date.today(),
+                provenance=provenance,
+            )
+        )
+
+
+def _run(command: cmd.Command, agents: dict[UUID, Agent]) -> Receipt:
+    """Apply one command to the agents of a chunk (creating the agent on registration)."""
+    agent = agents.get(command.agent_id)
+    if isinstance(command, cmd.RegisterAgent):
+        if agent is None:
+            agent = command.create()
+            agents[command.agent_id] = agent
+            return agent.receipt(agent.pending_events[-1])  # type: ignore[arg-type]
+        previous = agent.previous_outcome(command.provenance)
+        if previous is not None:
+            return previous
+        if command.if_absent:
+            return Receipt(
+                agent.id, agent.version, "Registered", 0, 0, agent.balance, replayed=True
+            )
+        raise errors.AgentAlreadyRegistered("this agent is already registered")
+    if agent is None:
+        raise errors.AgentNotFound("no such agent")
+    return agent.previous_outcome(command.provenance) or command.execute(agent)

@@ -1,0 +1,60 @@
+"""Settings from the environment (pydantic-settings). Each one is documented in the README."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MissingSecret(RuntimeError):
+    """Production refuses to start without its keys."""
+
+
+class Settings(BaseSettings):
+    """Configuration of a CPF Ledger process, read from ``LEDGER_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:password@host:port/dbname; unset: SQLite files under data_dir",
+    )
+    data_dir: Path = Path("var")
+    id_key: SecretStr | None = Field(
+        default=None,
+        description="Secret of the keyed hash (HMAC) that turns a NIR into an agent id",
+    )
+    db_connect_timeout: int = Field(default=5, ge=1, description="Seconds to wait for a connection")
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=5, ge=0)
+    db_max_waiting: int = Field(default=20, ge=0, description="Requests queued for a connection")
+    bulk_chunk_size: int = Field(
+        default=400, ge=1, le=500, description="Agents saved per save() on the bulk path (<= 500)"
+    )
+
+    @cached_property
+    def agent_id_key(self) -> bytes:
+        """The HMAC key: from settings, or in development a key generated once into data_dir."""
+        if self.id_key is not None:
+            value = self.id_key.get_secret_value()
+            if len(value) < 32:
+                raise MissingSecret("LEDGER_ID_KEY must be at least 32 characters")
+            return value.encode()
+        if self.environment == "production":
+            raise MissingSecret("LEDGER_ID_KEY is required in production")
+        path = self.data_dir / "id_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url)

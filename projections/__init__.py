@@ -1,0 +1,1 @@
+"""Read side of the CPF ledger: views kept up to date from the event log."""
