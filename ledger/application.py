@@ -33,7 +33,7 @@ VERSION_CONFLICT_RETRIES = 50
 
 
 def _back_off(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.05, 0.002 * attempt)))  # noqa: S311 - jitter, not security
+    time.sleep(random.uniform(0, min(0.05, 0.002 * attempt)))
 
 
 class DateAsISO(Transcoding):

@@ -7,9 +7,9 @@ from stdnum.fr import nir as stdnum_nir
 
 
 def make_nir(seq: int, sex: int = 1, year: int = 80, month: int = 5, dept: str = "75") -> str:
-    """A valid NIR: sex, year, month, department, commune 056, order number from ``seq``."""
-    order = seq % 1000 or 1
-    commune = 56 + seq // 1000 % 900
+    """A valid NIR: sex, year, month, department, commune and order number from ``seq`` (unique below ~900,000)."""
+    order = seq % 999 + 1
+    commune = 56 + seq // 999 % 900
     body = f"{sex}{year:02d}{month:02d}{dept}{commune:03d}{order:03d}"
     return body + stdnum_nir.calc_check_digits(body + "00")
 

@@ -181,3 +181,12 @@ def test_bulk_path_memory_stays_flat(ledger: Ledger) -> None:
     large = peak(400, 4000)
     # Ten times the input, streamed: the peak stays that of one chunk.
     assert large < small * 2
+
+
+def test_bulk_run_of_ten_thousand_agents(ledger: Ledger) -> None:
+    outcomes = ledger.execute_many(campaign_lines(ledger, 0, 10_000))
+    errors_seen = [o.error for o in outcomes if o.error is not None]
+    assert errors_seen == []
+    assert ledger.recorder.max_notification_id() == 20_000
+    sample = ledger.load_agents([ledger.agent_id(make_nir(seq)) for seq in (1, 5_000, 10_000)])
+    assert [agent.balance for agent in sample.values()] == [25, 25, 25]
