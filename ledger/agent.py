@@ -9,6 +9,7 @@ any event is triggered: nothing is recorded.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -77,6 +78,35 @@ def _fold(name: str) -> str:
     return " ".join(letters.replace("-", " ").replace("'", " ").upper().split())
 
 
+# How each movement kind changes the counter and the undeclared-DIF reserve: the field holding the
+# hours, prefixed with "-" when they are taken away. The one place the read side learns it from.
+MOVEMENT_EFFECTS: dict[str, tuple[str | None, str | None]] = {
+    "Registered": (None, None),
+    "AcquisitionLineRecorded": ("credited", None),
+    "DifConverted": ("credited", None),
+    "LowQualificationDeclared": (None, None),
+    "YearRegularised": ("applied", None),
+    "DifReserveDeclared": (None, "hours"),
+    "Decremented": ("-from_counter", "-from_reserve"),
+    "DecrementCancelled": ("to_counter", "to_reserve"),
+    "InaptitudeCredited": ("hours", None),
+    "Closed": (None, None),
+}
+
+
+def movement_effects(kind: str, fields: Mapping[str, Any]) -> tuple[int, int]:
+    """Signed (counter, reserve) change of a movement of ``kind`` with these event fields."""
+    return tuple(  # type: ignore[return-value]
+        0 if name is None else (-int(fields[name[1:]]) if name[0] == "-" else int(fields[name]))
+        for name in MOVEMENT_EFFECTS[kind]
+    )
+
+
+def counter_ceiling(low_qualified: bool) -> int:
+    """The counter's ceiling under the rules in force (400 h once declared low-qualified)."""
+    return rules.ceiling(rules.RULE_SETS[-1].first_year, low_qualified)
+
+
 def acquisition_date(year: int) -> date:
     """Effective date of a year's acquisition: rights for year N are acquired on 31 December N."""
     return date(year, 12, 31)
@@ -100,11 +130,12 @@ class Agent(Aggregate):
             """Change the agent's state. Runs for new events and on every replay."""
 
         def counter_change(self) -> int:
-            """Signed change of the counter, for receipts and projections."""
-            return 0
+            """Signed change of the counter."""
+            return movement_effects(type(self).__name__, self.__dict__)[0]
 
         def reserve_change(self) -> int:
-            return 0
+            """Signed change of the undeclared-DIF reserve."""
+            return movement_effects(type(self).__name__, self.__dict__)[1]
 
     class Registered(Aggregate.Created, Event):
         """The agent's identity (NIR, birth name, first name, birth date): personal data."""
@@ -127,9 +158,6 @@ class Agent(Aggregate):
             agent.year_credited[self.year] = agent.year_credited.get(self.year, 0) + self.credited
             agent.balance += self.credited
 
-        def counter_change(self) -> int:
-            return self.credited
-
     class DifConverted(Event):
         """DIF hours held at 31 Dec 2016 converted into CPF hours (once)."""
 
@@ -139,9 +167,6 @@ class Agent(Aggregate):
         def update(self, agent: Agent) -> None:
             agent.dif_converted = True
             agent.balance += self.credited
-
-        def counter_change(self) -> int:
-            return self.credited
 
     class LowQualificationDeclared(Event):
         """Category C without a level-3 diploma: higher rates and ceiling from ``from_year``."""
@@ -167,9 +192,6 @@ class Agent(Aggregate):
             )
             agent.balance += self.applied
 
-        def counter_change(self) -> int:
-            return self.applied
-
     class DifReserveDeclared(Event):
         """Undeclared DIF hours an employer keeps itself, consumed before the counter."""
 
@@ -179,9 +201,6 @@ class Agent(Aggregate):
         def update(self, agent: Agent) -> None:
             agent.reserves[self.siret] = self.hours
             agent.reserves_declared.add(self.siret)
-
-        def reserve_change(self) -> int:
-            return self.hours
 
     class Decremented(Event):
         """Décrémentation: hours consumed by a training the employer accepted and paid."""
@@ -202,12 +221,6 @@ class Agent(Aggregate):
                 self.siret, self.from_reserve, self.from_counter
             )
 
-        def counter_change(self) -> int:
-            return -self.from_counter
-
-        def reserve_change(self) -> int:
-            return -self.from_reserve
-
     class DecrementCancelled(Event):
         """Compensates a decrement recorded in error or for a cancelled training."""
 
@@ -224,12 +237,6 @@ class Agent(Aggregate):
             if self.to_reserve:
                 agent.reserves[record.siret] = agent.reserves.get(record.siret, 0) + self.to_reserve
 
-        def counter_change(self) -> int:
-            return self.to_counter
-
-        def reserve_change(self) -> int:
-            return self.to_reserve
-
     class InaptitudeCredited(Event):
         """Inaptitude-prevention credit, on top of the ceilings (≤ 150 h in a career)."""
 
@@ -238,9 +245,6 @@ class Agent(Aggregate):
         def update(self, agent: Agent) -> None:
             agent.inaptitude_total += self.hours
             agent.balance += self.hours
-
-        def counter_change(self) -> int:
-            return self.hours
 
     class Closed(Event):
         """Account closure at retirement (or retirement for invalidity)."""

@@ -1,0 +1,385 @@
+"""Keeping the views up to date, exactly once, and rebuilding them blue/green.
+
+Each view generation records the log position it has applied in ``projection_positions``, in the
+same transaction as its rows: a crash at any point resumes from the last committed page, with no
+loss and no double count. The log is processed a page (``page_size`` events) per transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ledger.application import Ledger
+from projections.decode import Movement, decode
+from projections.store import Cursor, ViewStore
+from projections.views import VIEWS, View
+
+LIVE, BUILDING, RETIRED = "live", "building", "retired"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One generation of one view, and the log position it has applied."""
+
+    view: View
+    generation: int
+    position: int
+
+    @property
+    def tracking_name(self) -> str:
+        return self.view.table(self.generation)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewStatus:
+    view: str
+    generation: int
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    rebuilding_generation: int | None
+    rebuilding_position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    view: str
+    key: tuple[str, ...]
+    problem: str  # "missing", "unexpected" or "altered"
+    expected: tuple[str, ...] | None
+    found: tuple[str, ...] | None
+
+
+Progress = Callable[[int, int], None]
+"""Called with (position reached, log head) after each page."""
+
+
+class Projector:
+    """Applies the event log to the views, page by page."""
+
+    def __init__(self, ledger: Ledger, store: ViewStore | None = None, page_size: int = 1000):
+        self.ledger = ledger
+        self.store = store or ViewStore(ledger.settings)
+        self.page_size = page_size
+        self.setup()
+
+    # ------------------------------------------------------------------ schema
+
+    def setup(self) -> None:
+        """Create the bookkeeping tables and a first live generation of every view."""
+        with self.store.transaction() as cur:
+            _create_bookkeeping(cur)
+            for view in VIEWS.values():
+                if not self._generations(cur, view.name, LIVE):
+                    self._create_generation(cur, view, 1, LIVE)
+                    view.publish(cur, 1)
+
+    def _create_generation(self, cur: Cursor, view: View, generation: int, state: str) -> None:
+        view.create(cur, generation)
+        cur.execute(
+            "INSERT INTO projection_generations VALUES (%s, %s, %s)",
+            (view.name, generation, state),
+        )
+        cur.execute(
+            "INSERT INTO projection_positions VALUES (%s, 0) ON CONFLICT (name) DO NOTHING",
+            (view.table(generation),),
+        )
+
+    def _generations(self, cur: Cursor, view: str, state: str) -> list[int]:
+        cur.execute(
+            "SELECT generation FROM projection_generations WHERE view = %s AND state = %s "
+            "ORDER BY generation",
+            (view, state),
+        )
+        return [row[0] for row in cur.fetchall()]
+
+    def _targets(self, cur: Cursor, state: str, names: Iterable[str]) -> list[Target]:
+        """The generations in ``state`` of the named views, their positions locked for this
+        transaction (so two projectors never apply the same page twice)."""
+        targets = []
+        lock = " FOR UPDATE" if self.store.is_postgres else ""
+        for name in names:
+            view = VIEWS[name]
+            for generation in self._generations(cur, name, state):
+                cur.execute(
+                    f"SELECT position FROM projection_positions WHERE name = %s{lock}",
+                    (view.table(generation),),
+                )
+                row = cur.fetchone()
+                assert row is not None
+                targets.append(Target(view, generation, int(row[0])))
+        return targets
+
+    # ------------------------------------------------------------- applying
+
+    def head(self) -> int:
+        """Position of the last event in the log (0 when empty)."""
+        return self.ledger.recorder.max_notification_id() or 0
+
+    def _apply_page(self, cur: Cursor, targets: Sequence[Target]) -> tuple[int, list[Target]]:
+        """Apply the next page to ``targets`` in the cursor's transaction.
+
+        Returns the number of events read and the targets at their new positions.
+        """
+        if not targets:
+            return 0, []
+        start = min(t.position for t in targets)
+        notifications = self.ledger.recorder.select_notifications(
+            start, self.page_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0, list(targets)
+        movements: list[Movement] = []
+        for n in notifications:
+            movement = decode(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            if movement is not None:
+                movements.append(movement)
+        last = notifications[-1].id
+        moved = []
+        for target in targets:
+            todo = [m for m in movements if m.position > target.position]
+            if todo:
+                target.view.apply(cur, target.generation, todo)
+            if last > target.position:
+                cur.execute(
+                    "UPDATE projection_positions SET position = %s WHERE name = %s",
+                    (last, target.tracking_name),
+                )
+            moved.append(Target(target.view, target.generation, max(last, target.position)))
+        return len(notifications), moved
+
+    def run_once(self, names: Iterable[str] = VIEWS) -> int:
+        """Apply one page to the live views; returns the number of events read."""
+        with self.store.transaction() as cur:
+            read, _ = self._apply_page(cur, self._targets(cur, LIVE, names))
+        return read
+
+    def catch_up(self, names: Iterable[str] = VIEWS) -> int:
+        """Apply pages until the live views reach the log head; returns events read."""
+        total = 0
+        while read := self.run_once(list(names)):
+            total += read
+        return total
+
+    def follow(self, stop: threading.Event, interval: float = 0.2) -> None:
+        """Keep the live views up to date until ``stop`` is set (polling; LISTEN on PostgreSQL
+        wakes it as soon as an event is committed)."""
+        waiter = _Waiter(self)
+        try:
+            while not stop.is_set():
+                try:
+                    if self.run_once():
+                        continue
+                except Exception:  # the store may be briefly unreachable: retry after a pause
+                    stop.wait(1.0)
+                    continue
+                waiter.wait(stop, interval)
+        finally:
+            waiter.close()
+
+    def positions(self) -> dict[str, int]:
+        """Applied position of each live view."""
+        with self.store.transaction(write=False) as cur:
+            return {t.view.name: t.position for t in self._targets(cur, LIVE, VIEWS)}
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> bool:
+        """Block until every live view has applied ``position`` (read-your-writes)."""
+        deadline = time.monotonic() + timeout
+        while min(self.positions().values()) < position:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    # --------------------------------------------------------------- status
+
+    def status(self) -> list[ViewStatus]:
+        """Each view's position, the log head, and the lag in events and seconds."""
+        head = self.head()
+        result = []
+        with self.store.transaction(write=False) as cur:
+            live = {t.view.name: t for t in self._targets(cur, LIVE, VIEWS)}
+            building = {t.view.name: t for t in self._targets(cur, BUILDING, VIEWS)}
+        for name, target in live.items():
+            lag_seconds = 0.0
+            if target.position < head:
+                first = self.ledger.recorder.select_notifications(
+                    target.position, 1, inclusive_of_start=False
+                )
+                if first:
+                    movement = decode(
+                        first[0].id, first[0].originator_id, 0, first[0].topic, first[0].state
+                    )
+                    if movement is not None:
+                        recorded = datetime.fromisoformat(movement.recorded_at)
+                        lag_seconds = max(0.0, (datetime.now(UTC) - recorded).total_seconds())
+            rebuilding = building.get(name)
+            result.append(
+                ViewStatus(
+                    view=name,
+                    generation=target.generation,
+                    position=target.position,
+                    head=head,
+                    lag_events=head - target.position,
+                    lag_seconds=lag_seconds,
+                    rebuilding_generation=rebuilding.generation if rebuilding else None,
+                    rebuilding_position=rebuilding.position if rebuilding else None,
+                )
+            )
+        return result
+
+    # -------------------------------------------------------------- rebuild
+
+    def rebuild(
+        self, names: Sequence[str] = tuple(VIEWS), progress: Progress | None = None
+    ) -> None:
+        """Build fresh generations beside the live ones, then swap them in one transaction.
+
+        Interrupted (Ctrl-C, a kill), it resumes from its last committed page when run again.
+        Readers see the old, complete views until the swap.
+        """
+        with self.store.transaction() as cur:
+            for name in names:
+                view = VIEWS[name]
+                if not self._generations(cur, name, BUILDING):
+                    cur.execute(
+                        "SELECT COALESCE(MAX(generation), 0) FROM projection_generations "
+                        "WHERE view = %s",
+                        (name,),
+                    )
+                    row = cur.fetchone()
+                    assert row is not None
+                    self._create_generation(cur, view, int(row[0]) + 1, BUILDING)
+        while True:
+            with self.store.transaction() as cur:
+                read, moved = self._apply_page(cur, self._targets(cur, BUILDING, names))
+            if progress and moved:
+                progress(min(t.position for t in moved), self.head())
+            if not read:
+                break
+        self._swap(names)
+
+    def _swap(self, names: Sequence[str]) -> None:
+        retired: list[tuple[View, int]] = []
+        with self.store.transaction() as cur:
+            live = self._targets(cur, LIVE, names)  # locks the live positions
+            building = self._targets(cur, BUILDING, names)
+            while True:  # the last events, in the swap's own transaction
+                read, building = self._apply_page(cur, building)
+                if not read:
+                    break
+            for target in live:
+                cur.execute(
+                    "UPDATE projection_generations SET state = %s WHERE view = %s AND generation = %s",
+                    (RETIRED, target.view.name, target.generation),
+                )
+                retired.append((target.view, target.generation))
+            for target in building:
+                cur.execute(
+                    "UPDATE projection_generations SET state = %s WHERE view = %s AND generation = %s",
+                    (LIVE, target.view.name, target.generation),
+                )
+                target.view.publish(cur, target.generation)
+        with self.store.transaction() as cur:
+            for view, generation in retired:
+                view.drop(cur, generation)
+                cur.execute(
+                    "DELETE FROM projection_positions WHERE name = %s", (view.table(generation),)
+                )
+
+    # ---------------------------------------------------------------- check
+
+    def check(self, names: Sequence[str] = tuple(VIEWS)) -> list[Difference]:
+        """Recompute the views from the events (in a scratch store) and report every difference
+        with the live views, at the position they have applied."""
+        import tempfile
+        from pathlib import Path
+
+        from ledger.settings import Settings
+
+        differences: list[Difference] = []
+        with self.store.transaction(write=False, snapshot=True) as cur:
+            live = self._targets(cur, LIVE, names)
+            found = {t.view.name: t.view.rows(cur, t.generation) for t in live}
+            positions = {t.view.name: t.position for t in live}
+        with tempfile.TemporaryDirectory() as scratch_dir:
+            scratch = ViewStore(Settings(data_dir=Path(scratch_dir)))
+            with scratch.transaction() as cur:
+                _create_bookkeeping(cur)
+                for name in names:
+                    self._create_generation(cur, VIEWS[name], 1, LIVE)
+            for name in names:
+                target = Target(VIEWS[name], 1, 0)
+                while target.position < positions[name]:
+                    with scratch.transaction() as cur:
+                        page = self.page_size
+                        self.page_size = min(page, positions[name] - target.position)
+                        try:
+                            read, (target,) = self._apply_page(cur, [target])
+                        finally:
+                            self.page_size = page
+                    if not read:
+                        break
+                with scratch.transaction(write=False) as cur:
+                    expected = VIEWS[name].rows(cur, 1)
+                differences += _compare(name, expected, found[name])
+        return differences
+
+
+def _create_bookkeeping(cur: Cursor) -> None:
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS projection_generations (view TEXT NOT NULL, "
+        "generation INTEGER NOT NULL, state TEXT NOT NULL, PRIMARY KEY (view, generation))"
+    )
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, "
+        "position BIGINT NOT NULL)"
+    )
+
+
+def _compare(
+    name: str,
+    expected: dict[tuple[str, ...], tuple[str, ...]],
+    found: dict[tuple[str, ...], tuple[str, ...]],
+) -> list[Difference]:
+    result = []
+    for key, row in expected.items():
+        if key not in found:
+            result.append(Difference(name, key, "missing", row, None))
+        elif found[key] != row:
+            result.append(Difference(name, key, "altered", row, found[key]))
+    for key, row in found.items():
+        if key not in expected:
+            result.append(Difference(name, key, "unexpected", None, row))
+    return result
+
+
+class _Waiter:
+    """Sleeps until the next event: LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite."""
+
+    def __init__(self, projector: Projector) -> None:
+        self.connection = None
+        settings = projector.ledger.settings
+        if settings.database_url:
+            import psycopg
+            from psycopg import sql
+
+            self.connection = psycopg.connect(settings.database_url, autocommit=True)
+            channel = projector.ledger.recorder.channel_name  # type: ignore[attr-defined]
+            self.connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+
+    def wait(self, stop: threading.Event, interval: float) -> None:
+        if self.connection is None:
+            stop.wait(interval)
+            return
+        for _ in self.connection.notifies(timeout=max(interval, 1.0), stop_after=1):
+            break
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
