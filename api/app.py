@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 
 from ledger.application import Ledger
 from ledger.settings import Settings
+from projections.runner import Projector
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -17,11 +19,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ledger = Ledger(settings)
+        ledger = Ledger(settings)
+        projector = Projector(ledger)
+        app.state.ledger, app.state.projector = ledger, projector
+        stop = threading.Event()
+        worker = None
+        if settings.runs_projector_in_process:
+            worker = threading.Thread(
+                target=projector.follow, args=(stop,), name="projector", daemon=True
+            )
+            worker.start()
         try:
             yield
         finally:
-            app.state.ledger.close()
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=5)
+            ledger.close()
 
     app = FastAPI(
         title="CPF Ledger",

@@ -1,12 +1,32 @@
-"""The ``cpf-ledger`` command line (typer)."""
+"""The ``cpf-ledger`` command line (typer + rich)."""
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ledger.application import Ledger
+from projections.runner import Projector
+from projections.views import VIEWS
 
 app = typer.Typer(
     help="CPF Ledger: training-hour counters of French public agents.", no_args_is_help=True
 )
+projections_app = typer.Typer(help="Operate the read-side views.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
+console = Console()
 
 
 @app.command()
@@ -21,7 +41,100 @@ def serve(
     uvicorn.run("api.main:app", host=host, port=port, workers=workers)
 
 
-@app.command()
-def version() -> None:
-    """Print the version."""
-    typer.echo("cpf-ledger 0.1.0")
+def _view_names(view: str | None) -> list[str]:
+    if view is None:
+        return list(VIEWS)
+    if view not in VIEWS:
+        raise typer.BadParameter(f"unknown view {view!r}; views: {', '.join(VIEWS)}")
+    return [view]
+
+
+@projections_app.command("status")
+def projections_status() -> None:
+    """Each view's position, the log head, and the lag in events and seconds."""
+    projector = Projector(Ledger())
+    table = Table("view", "generation", "position", "head", "lag (events)", "lag (s)", "rebuild")
+    for s in projector.status():
+        rebuild = (
+            f"g{s.rebuilding_generation} at {s.rebuilding_position}"
+            if s.rebuilding_generation
+            else "-"
+        )
+        table.add_row(
+            s.view,
+            str(s.generation),
+            str(s.position),
+            str(s.head),
+            str(s.lag_events),
+            f"{s.lag_seconds:.1f}",
+            rebuild,
+        )
+    console.print(table)
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    view: str | None = typer.Argument(None, help="One view (default: all)"),
+    page_size: int = typer.Option(1000, min=1, max=5000, help="Events per transaction"),
+) -> None:
+    """Build fresh views beside the live ones and swap them in when caught up.
+
+    Ctrl-C stops it; running it again resumes where it stopped.
+    """
+    names = _view_names(view)
+    projector = Projector(Ledger(), page_size=page_size)
+    started = time.monotonic()
+    with Progress(
+        TextColumn("[bold]rebuild {task.fields[views]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>10,.0f} events/s"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("rebuild", total=projector.head(), views=",".join(names), rate=0)
+        first: list[int] = []
+
+        def report(position: int, head: int) -> None:
+            if not first:
+                first.append(position)
+            elapsed = max(time.monotonic() - started, 1e-6)
+            progress.update(
+                task, completed=position, total=head, rate=(position - first[0]) / elapsed
+            )
+
+        try:
+            projector.rebuild(names, progress=report)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: run the same command again to resume")
+            raise typer.Exit(130) from None
+    console.print(f"rebuilt {', '.join(names)} in {time.monotonic() - started:.1f} s")
+
+
+@projections_app.command("check")
+def projections_check(
+    view: str | None = typer.Argument(None, help="One view (default: all)"),
+) -> None:
+    """Recompute the views from the events and report every difference (exit 1 if any)."""
+    differences = Projector(Ledger()).check(_view_names(view))
+    for d in differences:
+        console.print(
+            f"[red]{d.view}[/red] {d.problem} {d.key}: expected {d.expected}, found {d.found}"
+        )
+    if differences:
+        console.print(f"[red]{len(differences)} difference(s)")
+        raise typer.Exit(1)
+    console.print("[green]views match the events")
+
+
+@projections_app.command("run")
+def projections_run() -> None:
+    """Follow the event log and keep the live views up to date (the projection worker)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    projector = Projector(Ledger())
+    console.print("projection worker following the event log (Ctrl-C to stop)")
+    try:
+        projector.follow(stop)
+    except KeyboardInterrupt:
+        stop.set()

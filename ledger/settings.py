@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
     db_max_waiting: int = Field(default=20, ge=0, description="Requests queued for a connection")
+    projector_in_process: bool | None = Field(
+        default=None,
+        description="Run the projector inside the API process (default: yes on SQLite, no on PostgreSQL)",
+    )
     bulk_chunk_size: int = Field(
         default=400, ge=1, le=500, description="Agents saved per save() on the bulk path (<= 500)"
     )
@@ -58,3 +62,9 @@ class Settings(BaseSettings):
     @property
     def uses_postgres(self) -> bool:
         return bool(self.database_url)
+
+    @property
+    def runs_projector_in_process(self) -> bool:
+        if self.projector_in_process is None:
+            return not self.uses_postgres
+        return self.projector_in_process

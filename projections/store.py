@@ -6,6 +6,7 @@ The views' SQL is written once with ``%s`` placeholders; for SQLite they become 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +25,27 @@ class ViewStore:
         if not self.is_postgres:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.sqlite_path = str(settings.data_dir / "views.sqlite3")
+        self._local = threading.local()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """This thread's connection (kept between transactions: connecting costs milliseconds)."""
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "connection", None)
+        if conn is None or conn.closed:
+            assert self.settings.database_url
+            conn = psycopg.connect(
+                self.settings.database_url,
+                connect_timeout=self.settings.db_connect_timeout,
+                autocommit=True,
+            )
+            self._local.connection = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "connection", None)
+        if conn is not None:
+            conn.close()
+            self._local.connection = None
 
     def sql(self, statement: str) -> str:
         """The statement in this store's placeholder style."""
@@ -37,14 +59,15 @@ class ViewStore:
         one snapshot (REPEATABLE READ on PostgreSQL).
         """
         if self.is_postgres:
-            assert self.settings.database_url
-            with psycopg.connect(
-                self.settings.database_url, connect_timeout=self.settings.db_connect_timeout
-            ) as conn:
-                if snapshot:
-                    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn = self._connection()
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ if snapshot else None
+            try:
                 with conn.transaction(), conn.cursor() as cur:
                     yield Cursor(self, cur)
+            except psycopg.OperationalError:
+                self._local.connection = None  # broken: reconnect next time
+                conn.close()
+                raise
             return
         lite = sqlite3.connect(self.sqlite_path, timeout=30, isolation_level=None)
         try:
@@ -82,6 +105,38 @@ class Cursor:
         row = self.raw.fetchone()
         return None if row is None else tuple(row)
 
-    def in_list(self, values: Sequence[Any]) -> str:
-        """``(%s, %s, …)`` for an IN clause of ``values``."""
-        return "(" + ",".join(["%s"] * len(values)) + ")"
+    def select_in(
+        self, statement: str, column: str, values: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``statement`` (ending in a WHERE clause) whose ``column`` is one of ``values``:
+        one array parameter on PostgreSQL, an IN list (in chunks) on SQLite."""
+        if self.store.is_postgres:
+            return self.execute(f"{statement} {column} = ANY(%s)", (list(values),)).fetchall()
+        rows = []
+        for i in range(0, len(values), 500):
+            chunk = values[i : i + 500]
+            marks = ",".join(["%s"] * len(chunk))
+            rows += self.execute(f"{statement} {column} IN ({marks})", chunk).fetchall()
+        return rows
+
+    def insert_rows(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        rows: Sequence[Sequence[Any]],
+        conflict: str = "",
+    ) -> None:
+        """Insert ``rows`` (with an ``ON CONFLICT`` clause): one statement over column arrays
+        (``unnest``) on PostgreSQL, ``executemany`` on SQLite. ``columns`` are (name, SQL type)."""
+        if not rows:
+            return
+        names = ", ".join(name for name, _ in columns)
+        if self.store.is_postgres:
+            arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+            self.raw.execute(
+                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {conflict}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
+        marks = ", ".join(["?"] * len(columns))
+        self.raw.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)

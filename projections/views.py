@@ -23,14 +23,11 @@ _NOT_DETAILS = frozenset(
 )
 
 
-def _chunks(values: Sequence[Any], size: int = 500) -> list[Sequence[Any]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
-
-
 class View:
     """A read model built from the event log."""
 
     name: ClassVar[str]
+    columns: ClassVar[tuple[tuple[str, str], ...]] = ()
     key: ClassVar[tuple[str, ...]]
     """Columns identifying a row, for ``check`` reports."""
 
@@ -74,6 +71,19 @@ class Balances(View):
 
     name = "balances"
     key = ("agent_id",)
+    columns = (
+        ("agent_id", "text"),
+        ("balance", "integer"),
+        ("ceiling", "integer"),
+        ("reserve", "integer"),
+        ("status", "text"),
+        ("low_qualification_from", "integer"),
+        ("last_movement_kind", "text"),
+        ("last_movement_date", "text"),
+        ("last_recorded_at", "text"),
+        ("version", "integer"),
+        ("position", "bigint"),
+    )
 
     def create(self, cur: Cursor, generation: int) -> None:
         cur.execute(
@@ -87,15 +97,11 @@ class Balances(View):
     def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
         table = self.table(generation)
         ids = list(dict.fromkeys(m.agent_id for m in movements))
-        state: dict[str, list[Any]] = {}
-        for chunk in _chunks(ids):
-            cur.execute(
-                f"SELECT agent_id, balance, ceiling, reserve, status, low_qualification_from, "
-                f"last_movement_kind, last_movement_date, last_recorded_at, version, position "
-                f"FROM {table} WHERE agent_id IN {cur.in_list(chunk)}",
-                chunk,
-            )
-            state.update({row[0]: list(row) for row in cur.fetchall()})
+        names = ", ".join(name for name, _ in self.columns)
+        state: dict[str, list[Any]] = {
+            row[0]: list(row)
+            for row in cur.select_in(f"SELECT {names} FROM {table} WHERE", "agent_id", ids)
+        }
         for m in movements:
             row = state.get(m.agent_id)
             if row is None:
@@ -124,16 +130,12 @@ class Balances(View):
                     else Status.CLOSED
                 )
             row[6:] = [m.kind, m.effective_date, m.recorded_at, m.version, m.position]
-        cur.executemany(
-            f"INSERT INTO {table} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (agent_id) DO UPDATE SET balance = excluded.balance, "
-            "ceiling = excluded.ceiling, reserve = excluded.reserve, status = excluded.status, "
-            "low_qualification_from = excluded.low_qualification_from, "
-            "last_movement_kind = excluded.last_movement_kind, "
-            "last_movement_date = excluded.last_movement_date, "
-            "last_recorded_at = excluded.last_recorded_at, version = excluded.version, "
-            "position = excluded.position",
+        updates = ", ".join(f"{name} = excluded.{name}" for name, _ in self.columns[1:])
+        cur.insert_rows(
+            table,
+            self.columns,
             list(state.values()),
+            f"ON CONFLICT (agent_id) DO UPDATE SET {updates}",
         )
 
 
@@ -169,14 +171,12 @@ class Movements(View):
     def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
         heads_table = self.heads(generation)
         ids = list(dict.fromkeys(m.agent_id for m in movements))
-        heads: dict[str, list[Any]] = {}
-        for chunk in _chunks(ids):
-            cur.execute(
-                f"SELECT agent_id, balance, reserve FROM {heads_table} "
-                f"WHERE agent_id IN {cur.in_list(chunk)}",
-                chunk,
+        heads: dict[str, list[Any]] = {
+            row[0]: list(row)
+            for row in cur.select_in(
+                f"SELECT agent_id, balance, reserve FROM {heads_table} WHERE", "agent_id", ids
             )
-            heads.update({row[0]: list(row) for row in cur.fetchall()})
+        }
         rows = []
         for m in movements:
             head = heads.setdefault(m.agent_id, [m.agent_id, 0, 0])
@@ -206,10 +206,12 @@ class Movements(View):
                 )
             )
         self._insert(cur, generation, rows)
-        cur.executemany(
-            f"INSERT INTO {heads_table} VALUES (%s, %s, %s) ON CONFLICT (agent_id) DO UPDATE "
-            "SET balance = excluded.balance, reserve = excluded.reserve",
+        cur.insert_rows(
+            heads_table,
+            (("agent_id", "text"), ("balance", "integer"), ("reserve", "integer")),
             list(heads.values()),
+            "ON CONFLICT (agent_id) DO UPDATE SET balance = excluded.balance, "
+            "reserve = excluded.reserve",
         )
 
     def _insert(self, cur: Cursor, generation: int, rows: list[tuple[Any, ...]]) -> None:
@@ -245,10 +247,16 @@ class EmployerIndex(View):
                 continue
             year = m.year if m.kind == "AcquisitionLineRecorded" and m.year else 0
             rows.setdefault((m.siret, year, m.agent_id), m.position)
-        cur.executemany(
-            f"INSERT INTO {self.table(generation)} VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (siret, year, agent_id) DO NOTHING",
+        cur.insert_rows(
+            self.table(generation),
+            (
+                ("siret", "text"),
+                ("year", "integer"),
+                ("agent_id", "text"),
+                ("first_position", "bigint"),
+            ),
             [(*key, position) for key, position in rows.items()],
+            "ON CONFLICT (siret, year, agent_id) DO NOTHING",
         )
 
 
