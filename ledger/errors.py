@@ -108,3 +108,37 @@ class IdempotencyConflict(DomainError):
     """The idempotency key was already used with a different command."""
 
     code = "idempotency_conflict"
+
+
+class EstablishmentNotFound(DomainError):
+    code = "establishment_not_found"
+
+
+class EstablishmentAlreadyRegistered(DomainError):
+    code = "establishment_already_registered"
+
+
+class DelegationNotFound(DomainError):
+    code = "delegation_not_found"
+
+
+class DelegationConflict(DomainError):
+    """A delegation already pending or active, or answered twice."""
+
+    code = "delegation_conflict"
+
+
+class UserNotFound(DomainError):
+    code = "user_not_found"
+
+
+class KeyNotFound(DomainError):
+    code = "key_not_found"
+
+
+class RegularisationRequestNotFound(DomainError):
+    code = "regularisation_request_not_found"
+
+
+class RegularisationAlreadyDecided(DomainError):
+    code = "regularisation_already_decided"

@@ -14,7 +14,7 @@ import orjson
 
 from ledger.agent import movement_effects
 
-TOPIC_PREFIX = "ledger.agent:Agent."
+AGENT = "Agent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,8 @@ class Movement:
     """One event of an agent's history, as the views see it."""
 
     position: int
-    agent_id: str
+    aggregate: str  # "Agent", "RegularisationRequest", "Establishment", "ApiKey"
+    agent_id: str  # the originator's id (hex): the agent for an Agent's event
     version: int
     kind: str
     effective_date: str
@@ -48,24 +49,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def decode(
-    position: int, originator_id: Any, version: int, topic: str, state: bytes
-) -> Movement | None:
-    """The movement recorded in a stored event, or None if it is not an agent's event."""
-    if not topic.startswith(TOPIC_PREFIX):
-        return None
-    kind = topic[len(TOPIC_PREFIX) :]
+def decode(position: int, originator_id: Any, version: int, topic: str, state: bytes) -> Movement:
+    """The movement recorded in a stored event (``topic`` is ``module:Aggregate.Event``)."""
+    aggregate, _, kind = topic.partition(":")[2].partition(".")
     fields = {key: _plain(value) for key, value in orjson.loads(state).items()}
-    counter, reserve = movement_effects(kind, fields)
+    counter, reserve = movement_effects(kind, fields) if aggregate == AGENT else (0, 0)
     agent_id = (
         originator_id.hex if hasattr(originator_id, "hex") else str(originator_id).replace("-", "")
     )
     return Movement(
         position=position,
+        aggregate=aggregate,
         agent_id=agent_id,
         version=version,
         kind=kind,
-        effective_date=fields["effective_date"],
+        effective_date=fields.get("effective_date") or fields["timestamp"][:10],
         recorded_at=fields["timestamp"],
         counter=counter,
         reserve=reserve,

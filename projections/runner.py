@@ -134,15 +134,18 @@ class Projector:
         )
         if not notifications:
             return 0, list(targets)
-        movements: list[Movement] = []
-        for n in notifications:
-            movement = decode(n.id, n.originator_id, n.originator_version, n.topic, n.state)
-            if movement is not None:
-                movements.append(movement)
+        movements: list[Movement] = [
+            decode(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+            for n in notifications
+        ]
         last = notifications[-1].id
         moved = []
         for target in targets:
-            todo = [m for m in movements if m.position > target.position]
+            todo = [
+                m
+                for m in movements
+                if m.position > target.position and m.aggregate == target.view.aggregate
+            ]
             if todo:
                 target.view.apply(cur, target.generation, todo)
             if last > target.position:

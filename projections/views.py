@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import orjson
 
 from ledger.agent import ClosureReason, Status, counter_ceiling
-from projections.decode import Movement
+from projections.decode import AGENT, Movement
 from projections.store import Cursor
 
 # The fields of an event that the movements view keeps as details. Never the identity.
@@ -41,7 +41,11 @@ class View:
     def create(self, cur: Cursor, generation: int) -> None:
         raise NotImplementedError
 
+    aggregate: ClassVar[str] = AGENT
+    """The aggregate whose events this view reads."""
+
     def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
+        """Write a page of this view's events (already filtered by ``aggregate``)."""
         raise NotImplementedError
 
     def publish(self, cur: Cursor, generation: int) -> None:
@@ -260,4 +264,72 @@ class EmployerIndex(View):
         )
 
 
-VIEWS: dict[str, View] = {view.name: view for view in (Balances(), Movements(), EmployerIndex())}
+class RegularisationRequests(View):
+    """Employers' regularisation requests and their status, for listing per SIRET."""
+
+    name = "regularisation_requests"
+    key = ("request_id",)
+    aggregate = "RegularisationRequest"
+    columns = (
+        ("request_id", "text"),
+        ("agent_id", "text"),
+        ("siret", "text"),
+        ("year", "integer"),
+        ("hours", "integer"),
+        ("status", "text"),
+        ("reason", "text"),
+        ("decision_reason", "text"),
+        ("submitted_at", "text"),
+        ("decided_at", "text"),
+        ("submitted_by", "text"),
+        ("position", "bigint"),
+    )
+
+    def create(self, cur: Cursor, generation: int) -> None:
+        table = self.table(generation)
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (request_id TEXT PRIMARY KEY, "
+            "agent_id TEXT NOT NULL, siret TEXT NOT NULL, year INTEGER NOT NULL, "
+            "hours INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT, decision_reason TEXT, "
+            "submitted_at TEXT NOT NULL, decided_at TEXT, submitted_by TEXT, "
+            "position BIGINT NOT NULL)"
+        )
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_siret ON {table} (siret, position)")
+
+    def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
+        table = self.table(generation)
+        for m in movements:
+            if m.kind == "Submitted":
+                agent = str(m.fields["agent_id"]).replace("-", "")
+                cur.execute(
+                    f"INSERT INTO {table} VALUES (%s, %s, %s, %s, %s, 'submitted', %s, NULL, %s, "
+                    "NULL, %s, %s) ON CONFLICT (request_id) DO NOTHING",
+                    (
+                        m.agent_id,
+                        agent,
+                        m.fields["siret"],
+                        m.fields["year"],
+                        m.fields["hours"],
+                        m.fields.get("reason"),
+                        m.recorded_at,
+                        m.provenance.get("principal"),
+                        m.position,
+                    ),
+                )
+            elif m.kind == "Decided":
+                cur.execute(
+                    f"UPDATE {table} SET status = %s, decision_reason = %s, decided_at = %s, "
+                    "position = %s WHERE request_id = %s",
+                    (
+                        m.fields["status"],
+                        m.fields.get("reason"),
+                        m.recorded_at,
+                        m.position,
+                        m.agent_id,
+                    ),
+                )
+
+
+VIEWS: dict[str, View] = {
+    view.name: view for view in (Balances(), Movements(), EmployerIndex(), RegularisationRequests())
+}
