@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
+from api import problems
+from api.idempotency import IdempotencyStore
+from api.routes import access, agents, audit, decrements, employers, operations, regularisations
+from api.services import Services
+from ledger.access_service import AccessService
 from ledger.application import Ledger
 from ledger.settings import Settings
+from projections.queries import Queries
 from projections.runner import Projector
+
+MAX_BODY_BYTES = 1_000_000
+
+DESCRIPTION = """
+Training-hour counters (CPF) of French public agents, kept as an immutable history.
+
+Authenticate with `Authorization: Bearer <API key>`. Agents are addressed by an opaque id; a NIR is
+only ever sent in a request body (`POST /v1/agents/lookup`), never in a URL. Errors are
+`application/problem+json` (RFC 9457) with a stable `type`. Every write accepts an
+`Idempotency-Key`, and returns the log `position` to pass as `min_position` to read it back.
+"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,7 +38,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = Ledger(settings)
         projector = Projector(ledger)
-        app.state.ledger, app.state.projector = ledger, projector
+        app.state.services = Services(
+            ledger=ledger,
+            access=AccessService(ledger),
+            projector=projector,
+            queries=Queries(projector.store),
+            idempotency=IdempotencyStore(projector.store),
+        )
         stop = threading.Event()
         worker = None
         if settings.runs_projector_in_process:
@@ -40,12 +63,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="CPF Ledger",
         version="0.1.0",
+        description=DESCRIPTION,
         summary="Training-hour counters (CPF) of French public agents, as an immutable history.",
         lifespan=lifespan,
     )
+    problems.install(app)
 
-    @app.get("/healthz", tags=["operations"], summary="The process is up")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return problems.problem(
+                413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"
+            )
+        return await call_next(request)
 
+    for module in (operations, agents, decrements, employers, regularisations, access, audit):
+        app.include_router(module.router)
     return app

@@ -17,7 +17,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ledger.access import Profile, Role
+from ledger.access_service import AccessService
 from ledger.application import Ledger
+from ledger.errors import DomainError
+from ledger.provenance import Channel, Provenance
 from projections.runner import Projector
 from projections.views import VIEWS
 
@@ -26,6 +30,11 @@ app = typer.Typer(
 )
 projections_app = typer.Typer(help="Operate the read-side views.", no_args_is_help=True)
 app.add_typer(projections_app, name="projections")
+keys_app = typer.Typer(help="API keys (bootstrap the first operator here).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+establishments_app = typer.Typer(help="Establishments and their users.", no_args_is_help=True)
+app.add_typer(establishments_app, name="establishments")
+CLI = Provenance("cli", Channel.CLI)
 console = Console()
 
 
@@ -138,3 +147,61 @@ def projections_run() -> None:
         projector.follow(stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+def _fail(error: DomainError) -> typer.Exit:
+    console.print(f"[red]{error.code}[/red]: {error.message}")
+    return typer.Exit(2)
+
+
+@keys_app.command("issue")
+def keys_issue(
+    role: Role = typer.Option(..., help="operator, auditor or employer"),
+    name: str = typer.Option(..., help="Who the key is for"),
+    siret: str | None = typer.Option(None, help="Employer keys: the user's establishment"),
+    user_id: str | None = typer.Option(None, help="Employer keys: the user"),
+    label: str = typer.Option("", help="A note, e.g. the HR software using it"),
+) -> None:
+    """Issue an API key and print it once (it is stored hashed and cannot be shown again)."""
+    try:
+        token, key_id = AccessService(Ledger()).issue_key(
+            role, name, CLI, siret=siret, user_id=user_id, label=label
+        )
+    except DomainError as error:
+        raise _fail(error) from None
+    console.print(f"key id: {key_id.hex}")
+    typer.echo(token)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key."""
+    import uuid
+
+    try:
+        AccessService(Ledger()).revoke_key(uuid.UUID(key_id), CLI)
+    except DomainError as error:
+        raise _fail(error) from None
+    console.print("revoked")
+
+
+@establishments_app.command("register")
+def establishments_register(siret: str, name: str) -> None:
+    """Register an establishment (SIRET and name)."""
+    try:
+        AccessService(Ledger()).register_establishment(siret, name, CLI)
+    except DomainError as error:
+        raise _fail(error) from None
+    console.print(f"registered {siret}")
+
+
+@establishments_app.command("add-user")
+def establishments_add_user(
+    siret: str, name: str, profile: Profile = typer.Option(Profile.CONSULTATION)
+) -> None:
+    """Give a user a profile on an establishment; prints the user id."""
+    try:
+        user_id = AccessService(Ledger()).grant_user(siret, name, profile, CLI)
+    except DomainError as error:
+        raise _fail(error) from None
+    typer.echo(user_id)

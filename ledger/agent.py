@@ -48,6 +48,7 @@ class Receipt:
     balance_after: int
     decrement_id: str | None = None
     replayed: bool = False
+    position: int | None = None  # in the event log, once saved (None when replayed)
 
 
 @dataclass(slots=True)
@@ -332,7 +333,7 @@ class Agent(Aggregate):
             raise errors.IdempotencyConflict(
                 "this idempotency key was already used for a different command"
             )
-        return Receipt(**{**_fields(receipt), "replayed": True})
+        return Receipt(**{**_fields(receipt), "replayed": True, "position": None})
 
     def _emit(self, event_class: type[Agent.Event], **kwargs: Any) -> Receipt:
         provenance: Provenance = kwargs.pop("provenance")

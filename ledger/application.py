@@ -11,7 +11,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -124,13 +124,13 @@ class Ledger(Application[UUID]):
             if receipt.replayed or agent is None:
                 return receipt
             try:
-                self.save(agent)
+                recordings = self.save(agent)
             except IntegrityError:
                 if attempt >= VERSION_CONFLICT_RETRIES:
                     raise
                 _back_off(attempt)
                 continue
-            return receipt
+            return replace(receipt, position=recordings[-1].notification.id)
         raise AssertionError("unreachable")
 
     def execute_many(

@@ -47,6 +47,13 @@ def event_store_env(settings: Settings) -> dict[str, str]:
 
 def select_events_of(recorder: Any, agent_ids: Sequence[UUID]) -> Iterable[StoredEvent]:
     """Stored events of all ``agent_ids``, in one query, ordered by agent then version."""
+    return [event for _, event in select_positioned_events_of(recorder, agent_ids)]
+
+
+def select_positioned_events_of(
+    recorder: Any, agent_ids: Sequence[UUID]
+) -> list[tuple[int, StoredEvent]]:
+    """(log position, stored event) of all ``agent_ids``, ordered by agent then version."""
     if not agent_ids:
         return []
     table = recorder.events_table_name
@@ -54,35 +61,48 @@ def select_events_of(recorder: Any, agent_ids: Sequence[UUID]) -> Iterable[Store
         from psycopg.sql import SQL, Identifier
 
         statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
         ).format(Identifier(recorder.datastore.schema), Identifier(table))
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (list(agent_ids),))
-            rows = curs.fetchall()
-        return [
-            StoredEvent(
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            for row in rows
-        ]
-    placeholders = ",".join("?" * len(agent_ids))
-    sqlite_statement = (
-        f"SELECT originator_id, originator_version, topic, state FROM {table} "
-        f"WHERE originator_id IN ({placeholders}) ORDER BY originator_id, originator_version"
-    )
-    with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute(sqlite_statement, [agent_id.hex for agent_id in agent_ids])
-        rows = cursor.fetchall()
-    return [
-        StoredEvent(
-            originator_id=UUID(row["originator_id"]),
-            originator_version=row["originator_version"],
-            topic=row["topic"],
-            state=bytes(row["state"]),
+            rows = [
+                (
+                    r["notification_id"],
+                    r["originator_id"],
+                    r["originator_version"],
+                    r["topic"],
+                    r["state"],
+                )
+                for r in curs.fetchall()
+            ]
+    else:
+        placeholders = ",".join("?" * len(agent_ids))
+        sqlite_statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+            f"WHERE originator_id IN ({placeholders}) ORDER BY originator_id, originator_version"
         )
-        for row in rows
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sqlite_statement, [agent_id.hex for agent_id in agent_ids])
+            rows = [
+                (
+                    r["rowid"],
+                    UUID(r["originator_id"]),
+                    r["originator_version"],
+                    r["topic"],
+                    r["state"],
+                )
+                for r in cursor.fetchall()
+            ]
+    return [
+        (
+            position,
+            StoredEvent(
+                originator_id=originator,
+                originator_version=version,
+                topic=topic,
+                state=bytes(state),
+            ),
+        )
+        for position, originator, version, topic, state in rows
     ]

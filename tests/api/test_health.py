@@ -22,7 +22,8 @@ def test_embedded_projector_shows_a_write_in_the_views_within_a_second(tmp_path)
     settings = Settings(data_dir=tmp_path, id_key="k" * 40)  # no database URL: embedded SQLite
     assert settings.runs_projector_in_process
     with TestClient(create_app(settings)) as client:
-        ledger, projector = client.app.state.ledger, client.app.state.projector  # type: ignore[attr-defined]
+        svc = client.app.state.services  # type: ignore[attr-defined]
+        ledger, projector = svc.ledger, svc.projector
         receipt = ledger.register_agent(
             make_nir(1), "Dupont", "Jean", date(1980, 1, 1), Provenance("test", Channel.API)
         )

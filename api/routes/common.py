@@ -1,0 +1,75 @@
+"""Helpers shared by the routes: provenance of a request, receipts as responses, read-your-writes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+
+from api.problems import ApiProblem
+from api.services import Services
+from ledger.agent import Receipt
+from ledger.provenance import Channel, Provenance
+from projections.queries import Principal
+
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="Wait (up to 5 s) until the views include this log position: pass "
+        "the `position` a write returned to read your own write",
+    ),
+]
+
+
+def request_id(request: Request) -> str:
+    return request.headers.get("X-Request-Id") or str(uuid.uuid4())
+
+
+def provenance(request: Request, principal: Principal, key: str | None) -> Provenance:
+    """Where a write comes from: the principal, the API, the request, the idempotency key."""
+    return Provenance(
+        principal=principal.label,
+        channel=Channel.API,
+        source=f"request:{request_id(request)}",
+        idempotency_key=f"{principal.label}:{key}" if key else None,
+    )
+
+
+def written(receipt: Receipt) -> dict[str, Any]:
+    return {
+        "agent_id": receipt.agent_id.hex,
+        "kind": receipt.kind,
+        "hours": receipt.hours,
+        "reserve_hours": receipt.reserve_hours,
+        "balance_after": receipt.balance_after,
+        "decrement_id": receipt.decrement_id,
+        "replayed": receipt.replayed,
+        "position": receipt.position,
+    }
+
+
+def head_position(svc: Services) -> int:
+    return svc.ledger.recorder.max_notification_id() or 0
+
+
+def wait_for_views(svc: Services, position: int | None) -> None:
+    """Read-your-writes: block until the views include ``position``; 503 if they lag behind."""
+    if position is not None and not svc.projector.wait_for(position, timeout=5.0):
+        raise ApiProblem(
+            503,
+            "views_behind",
+            "the views have not caught up yet; retry shortly",
+            {"Retry-After": "1"},
+        )
+
+
+def utc_iso(moment: datetime | None) -> str | None:
+    """A time as the views store it (ISO 8601, UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()

@@ -1,0 +1,348 @@
+"""Reads for the API, answered from the views and scoped to the principal asking.
+
+Authorisation of reads lives here, in one place: every query takes the principal, and an agent
+outside an employer's scope is reported exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import orjson
+
+from ledger.errors import AgentNotFound, InvalidInput
+from projections.store import Cursor, ViewStore
+
+MAX_PAGE = 500
+BALANCE_COLUMNS = (
+    "agent_id",
+    "balance",
+    "ceiling",
+    "reserve",
+    "status",
+    "low_qualification_from",
+    "last_movement_kind",
+    "last_movement_date",
+    "last_recorded_at",
+    "version",
+    "position",
+)
+MOVEMENT_COLUMNS = (
+    "position",
+    "agent_id",
+    "version",
+    "kind",
+    "effective_date",
+    "recorded_at",
+    "hours",
+    "reserve_hours",
+    "balance_after",
+    "reserve_after",
+    "siret",
+    "year",
+    "principal",
+    "channel",
+    "source",
+    "idempotency_key",
+    "details",
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: an employer user (with its SIRETs and profile), an operator or an auditor."""
+
+    role: str  # employer / operator / auditor
+    name: str
+    key_id: str
+    siret: str | None = None
+    user_id: str | None = None
+    profile: str | None = None
+    sirets: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def reads_everything(self) -> bool:
+        return self.role in ("operator", "auditor")
+
+    @property
+    def label(self) -> str:
+        """How the principal is named in provenance and logs."""
+        return f"{self.role}:{self.key_id}"
+
+
+def scope_years(today: date | None = None) -> tuple[int, int]:
+    """The acquisition years that open an employer's view of an agent: N-1 and N-2."""
+    year = (today or date.today()).year
+    return year - 1, year - 2
+
+
+def encode_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    if not cursor:
+        return None
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        raise InvalidInput("invalid cursor") from None
+
+
+def _page_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    return limit
+
+
+class Queries:
+    """The read side as the API uses it."""
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------------ scope
+
+    def _in_scope(self, cur: Cursor, principal: Principal, agent_id: str) -> bool:
+        if principal.reads_everything:
+            row = cur.execute("SELECT 1 FROM balances WHERE agent_id = %s", (agent_id,)).fetchone()
+            return row is not None
+        if not principal.sirets:
+            return False
+        sirets = sorted(principal.sirets)
+        marks = ", ".join(["%s"] * len(sirets))
+        n1, n2 = scope_years()
+        row = cur.execute(
+            f"SELECT 1 FROM employer_index WHERE agent_id = %s AND siret IN ({marks}) "
+            "AND year IN (%s, %s, 0) LIMIT 1",
+            (agent_id, *sirets, n1, n2),
+        ).fetchone()
+        return row is not None
+
+    def check_visible(self, principal: Principal, agent_id: str) -> None:
+        """Raise AgentNotFound unless the principal may see this agent."""
+        with self.store.transaction(write=False) as cur:
+            if not self._in_scope(cur, principal, agent_id):
+                raise AgentNotFound("no such agent")
+
+    def is_visible(self, principal: Principal, agent_id: str) -> bool:
+        with self.store.transaction(write=False) as cur:
+            return self._in_scope(cur, principal, agent_id)
+
+    # ---------------------------------------------------------------- agents
+
+    def balance(
+        self,
+        principal: Principal,
+        agent_id: str,
+        as_of: date | None = None,
+        known_at: str | None = None,
+    ) -> dict[str, Any]:
+        """The agent's balance row; with ``as_of`` / ``known_at``, the counter as it stood on an
+        effective date, as recorded by a given time (summed from the movements view)."""
+        with self.store.transaction(write=False) as cur:
+            if not self._in_scope(cur, principal, agent_id):
+                raise AgentNotFound("no such agent")
+            row = cur.execute(
+                f"SELECT {', '.join(BALANCE_COLUMNS)} FROM balances WHERE agent_id = %s",
+                (agent_id,),
+            ).fetchone()
+            assert row is not None
+            result = dict(zip(BALANCE_COLUMNS, row, strict=True))
+            if as_of is None and known_at is None:
+                return result
+            where, params = _temporal(agent_id, as_of, known_at)
+            totals = cur.execute(
+                f"SELECT COALESCE(SUM(hours), 0), COALESCE(SUM(reserve_hours), 0), COUNT(*), "
+                f"MAX(position) FROM movements WHERE {where}",
+                params,
+            ).fetchone()
+            assert totals is not None
+            return {
+                "agent_id": agent_id,
+                "balance": int(totals[0]),
+                "reserve": int(totals[1]),
+                "movements": int(totals[2]),
+                "position": totals[3],
+                "as_of": as_of,
+                "known_at": known_at,
+                "current_balance": result["balance"],
+            }
+
+    def movements(
+        self,
+        principal: Principal,
+        agent_id: str,
+        cursor: str | None = None,
+        limit: int = 100,
+        from_date: date | None = None,
+        to_date: date | None = None,
+        kind: str | None = None,
+        as_of: date | None = None,
+        known_at: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of an agent's movements in log order, and the cursor of the next page."""
+        limit = _page_limit(limit)
+        after = decode_cursor(cursor) or 0
+        where, params = _temporal(agent_id, as_of, known_at)
+        where += " AND position > %s"
+        params.append(int(after))
+        if from_date:
+            where += " AND effective_date >= %s"
+            params.append(from_date.isoformat())
+        if to_date:
+            where += " AND effective_date <= %s"
+            params.append(to_date.isoformat())
+        if kind:
+            where += " AND kind = %s"
+            params.append(kind)
+        with self.store.transaction(write=False) as cur:
+            if not self._in_scope(cur, principal, agent_id):
+                raise AgentNotFound("no such agent")
+            rows = cur.execute(
+                f"SELECT {', '.join(MOVEMENT_COLUMNS)} FROM movements WHERE {where} "
+                "ORDER BY position LIMIT %s",
+                (*params, limit + 1),
+            ).fetchall()
+        items = [_movement(row) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1]["position"]) if len(rows) > limit else None
+        return items, next_cursor
+
+    # -------------------------------------------------------------- employers
+
+    def check_siret(self, principal: Principal, siret: str) -> None:
+        """An employer may only ask about its own SIRETs (others answer 404 like unknown ones)."""
+        if not principal.reads_everything and siret not in principal.sirets:
+            raise AgentNotFound("no such establishment in your scope")
+
+    def employer_agents(
+        self,
+        principal: Principal,
+        siret: str,
+        year: int,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Agents with an acquisition line for ``siret`` in ``year``, with their balances."""
+        self.check_siret(principal, siret)
+        limit = _page_limit(limit)
+        after = decode_cursor(cursor) or ""
+        columns = ", ".join(f"b.{c}" for c in BALANCE_COLUMNS)
+        with self.store.transaction(write=False) as cur:
+            rows = cur.execute(
+                f"SELECT {columns} FROM employer_index e JOIN balances b "
+                "ON b.agent_id = e.agent_id WHERE e.siret = %s AND e.year = %s "
+                "AND e.agent_id > %s ORDER BY e.agent_id LIMIT %s",
+                (siret, year, str(after), limit + 1),
+            ).fetchall()
+        items = [dict(zip(BALANCE_COLUMNS, row, strict=True)) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1]["agent_id"]) if len(rows) > limit else None
+        return items, next_cursor
+
+    def iter_employer_agents(
+        self, principal: Principal, siret: str, year: int
+    ) -> Iterator[dict[str, Any]]:
+        """Every agent of the extraction scope, page by page (for streamed exports)."""
+        cursor = None
+        while True:
+            items, cursor = self.employer_agents(principal, siret, year, cursor, MAX_PAGE)
+            yield from items
+            if cursor is None:
+                return
+
+    def employer_movements(
+        self,
+        principal: Principal,
+        siret: str,
+        cursor: str | None = None,
+        limit: int = 100,
+        from_date: date | None = None,
+        to_date: date | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Movements of the agents in ``siret``'s scope (acquisition line in N-1 or N-2, or a
+        movement it recorded), in log order."""
+        self.check_siret(principal, siret)
+        limit = _page_limit(limit)
+        after = int(decode_cursor(cursor) or 0)
+        n1, n2 = scope_years()
+        where = "m.position > %s"
+        params: list[Any] = [after]
+        if from_date:
+            where += " AND m.effective_date >= %s"
+            params.append(from_date.isoformat())
+        if to_date:
+            where += " AND m.effective_date <= %s"
+            params.append(to_date.isoformat())
+        columns = ", ".join(f"m.{c}" for c in MOVEMENT_COLUMNS)
+        with self.store.transaction(write=False) as cur:
+            rows = cur.execute(
+                f"SELECT {columns} FROM movements m WHERE {where} AND m.agent_id IN ("
+                "SELECT agent_id FROM employer_index WHERE siret = %s AND year IN (%s, %s, 0)) "
+                "ORDER BY m.position LIMIT %s",
+                (*params, siret, n1, n2, limit + 1),
+            ).fetchall()
+        items = [_movement(row) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1]["position"]) if len(rows) > limit else None
+        return items, next_cursor
+
+    # -------------------------------------------------------- regularisations
+
+    def regularisations(
+        self,
+        principal: Principal,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        limit = _page_limit(limit)
+        after = str(decode_cursor(cursor) or "")
+        columns = (
+            "request_id",
+            "agent_id",
+            "siret",
+            "year",
+            "hours",
+            "status",
+            "reason",
+            "decision_reason",
+            "submitted_at",
+            "decided_at",
+        )
+        where, params = "request_id > %s", [after]
+        if not principal.reads_everything:
+            sirets = sorted(principal.sirets) or [""]
+            where += f" AND siret IN ({', '.join(['%s'] * len(sirets))})"
+            params += sirets
+        if status:
+            where += " AND status = %s"
+            params.append(status)
+        with self.store.transaction(write=False) as cur:
+            rows = cur.execute(
+                f"SELECT {', '.join(columns)} FROM regularisation_requests WHERE {where} "
+                "ORDER BY request_id LIMIT %s",
+                (*params, limit + 1),
+            ).fetchall()
+        items = [dict(zip(columns, row, strict=True)) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1]["request_id"]) if len(rows) > limit else None
+        return items, next_cursor
+
+
+def _temporal(agent_id: str, as_of: date | None, known_at: str | None) -> tuple[str, list[Any]]:
+    where, params = "agent_id = %s", [agent_id]
+    if as_of is not None:
+        where += " AND effective_date <= %s"
+        params.append(as_of.isoformat())
+    if known_at is not None:
+        where += " AND recorded_at <= %s"
+        params.append(known_at)
+    return where, params
+
+
+def _movement(row: tuple[Any, ...]) -> dict[str, Any]:
+    item = dict(zip(MOVEMENT_COLUMNS, row, strict=True))
+    item["details"] = orjson.loads(item["details"])
+    return item
