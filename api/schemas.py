@@ -153,7 +153,7 @@ class BalancePage(BaseModel):
 
 class Identity(BaseModel):
     agent_id: str
-    nir: str
+    nir_masked: str = Field(description="First digit and last four characters of the NIR")
     birth_name: str
     first_name: str
     birth_date: date

@@ -15,6 +15,7 @@ from api.auth import Authenticated, require_operator, require_writer
 from api.idempotency import IdempotencyKey, idempotent
 from api.routes.common import (
     MinPosition,
+    mask_nir,
     provenance,
     utc_iso,
     wait_for_views,
@@ -131,13 +132,15 @@ def movements(
     return MovementPage.model_validate({"items": items, "next_cursor": next_cursor})
 
 
-@router.get("/{agent_id}/identity", response_model=Identity, summary="The agent's identity")
+@router.get(
+    "/{agent_id}/identity", response_model=Identity, summary="The agent's identity (the NIR masked)"
+)
 def identity(agent_id: UUID, principal: Authenticated, svc: Svc) -> Identity:
     svc.queries.check_visible(principal, agent_id.hex)
     found = svc.ledger.identity(agent_id)
     return Identity(
         agent_id=agent_id.hex,
-        nir=found.nir,
+        nir_masked=mask_nir(found.nir),
         birth_name=found.birth_name,
         first_name=found.first_name,
         birth_date=found.birth_date,

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import Authenticated, require_reader_of_everything
+from api.routes.common import mask_nir
 from api.schemas import RawEvent
 from api.services import Services, services
 from ledger import errors
@@ -43,6 +44,8 @@ def agent_events(
             position, event.originator_id, event.originator_version, event.topic, event.state
         )
         fields = {k: v for k, v in movement.fields.items() if k not in ("provenance", "timestamp")}
+        if "identity" in fields:
+            fields["identity"] = {**fields["identity"], "nir": mask_nir(fields["identity"]["nir"])}
         result.append(
             {
                 "position": position,

@@ -73,3 +73,8 @@ def utc_iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat()
+
+
+def mask_nir(nir: str) -> str:
+    """Enough of a NIR to recognise it, never the NIR itself: no response carries a NIR."""
+    return nir[0] + "*" * 10 + nir[-4:]

@@ -1,0 +1,122 @@
+"""An API world on each store: establishments, delegations, users, keys of every kind, agents.
+
+Every response the tests receive is kept, and at the end of each test none may contain a NIR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger.access import Profile, Role
+from ledger.provenance import Channel, Provenance
+from ledger.settings import Settings
+from tests.factories import make_nir, make_siret
+
+SETUP = Provenance("test-setup", Channel.CLI)
+LAST_YEAR = date.today().year - 1
+
+OWN, OTHER = make_siret(11), make_siret(12)
+CENTRAL_OK, CENTRAL_REFUSED, CENTRAL_REVOKED = make_siret(21), make_siret(22), make_siret(23)
+
+
+@dataclass
+class World:
+    client: TestClient
+    tokens: dict[str, str | None]
+    agent_a: str  # acquisition line for OWN last year, 100 h
+    agent_b: str  # acquisition line for OTHER last year
+    nir_a: str
+    nir_b: str
+    users: dict[str, str] = field(default_factory=dict)
+    responses: list[httpx.Response] = field(default_factory=list)
+
+    def call(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        token = self.tokens.get(who)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        response = self.client.request(method, path, headers=headers, **kwargs)
+        self.responses.append(response)
+        return response
+
+    def settle(self) -> None:
+        """Let the views catch up with every write so far."""
+        svc = self.client.app.state.services  # type: ignore[attr-defined]
+        assert svc.projector.wait_for(svc.ledger.recorder.max_notification_id() or 0, 10)
+
+
+PRINCIPALS = [
+    "anonymous", "bad_key", "revoked_key",
+    "own_consultation", "own_gestion", "own_administration",
+    "other_gestion",
+    "central_accepted", "central_refused", "central_revoked",
+    "operator", "auditor",
+]
+
+
+def build_world(settings: Settings) -> Iterator[World]:
+    app = create_app(settings)
+    with TestClient(app) as client:
+        svc = app.state.services
+        access, ledger = svc.access, svc.ledger
+        for siret, name in [(OWN, "Mairie"), (OTHER, "Hôpital"), (CENTRAL_OK, "Centre OK"),
+                            (CENTRAL_REFUSED, "Centre refusé"), (CENTRAL_REVOKED, "Centre révoqué")]:
+            access.register_establishment(siret, name, SETUP)
+        access.change_delegation(OWN, CENTRAL_OK, "requested", SETUP)
+        access.change_delegation(OWN, CENTRAL_OK, "accepted", SETUP)
+        access.change_delegation(OWN, CENTRAL_REFUSED, "requested", SETUP)
+        access.change_delegation(OWN, CENTRAL_REFUSED, "refused", SETUP)
+        access.change_delegation(OWN, CENTRAL_REVOKED, "requested", SETUP)
+        access.change_delegation(OWN, CENTRAL_REVOKED, "accepted", SETUP)
+        access.change_delegation(OWN, CENTRAL_REVOKED, "revoked", SETUP)
+        tokens: dict[str, str | None] = {"anonymous": None, "bad_key": "cpf_not-a-real-key"}
+        users = {}
+        employer_keys = {
+            "own_consultation": (OWN, Profile.CONSULTATION),
+            "own_gestion": (OWN, Profile.GESTION),
+            "own_administration": (OWN, Profile.ADMINISTRATION),
+            "other_gestion": (OTHER, Profile.GESTION),
+            "central_accepted": (CENTRAL_OK, Profile.ADMINISTRATION),
+            "central_refused": (CENTRAL_REFUSED, Profile.ADMINISTRATION),
+            "central_revoked": (CENTRAL_REVOKED, Profile.ADMINISTRATION),
+            "revoked_key": (OWN, Profile.ADMINISTRATION),
+        }
+        for who, (siret, profile) in employer_keys.items():
+            user_id = access.grant_user(siret, who, profile, SETUP)
+            users[who] = user_id
+            tokens[who], key_id = access.issue_key(Role.EMPLOYER, who, SETUP, siret=siret,
+                                                   user_id=user_id)
+            if who == "revoked_key":
+                access.revoke_key(key_id, SETUP)
+        tokens["operator"], _ = access.issue_key(Role.OPERATOR, "cdc", SETUP)
+        tokens["auditor"], _ = access.issue_key(Role.AUDITOR, "audit", SETUP)
+        nir_a, nir_b = make_nir(501), make_nir(502)
+        a = ledger.register_agent(nir_a, "Martin", "Anne", date(1985, 3, 1), SETUP).agent_id
+        b = ledger.register_agent(nir_b, "Durand", "Paul", date(1979, 7, 9), SETUP).agent_id
+        ledger.convert_dif(a, 75, SETUP)
+        ledger.record_acquisition_line(a, LAST_YEAR, OWN, 1607, SETUP)
+        ledger.record_acquisition_line(b, LAST_YEAR, OTHER, 1607, SETUP)
+        world = World(client, tokens, a.hex, b.hex, nir_a, nir_b, users)
+        world.settle()
+        yield world
+        for response in world.responses:
+            text = response.text + " ".join(f"{k}: {v}" for k, v in response.headers.items())
+            for nir in (nir_a, nir_b):
+                assert nir not in text, f"a NIR leaked in {response.request.url.path}"
+
+
+@pytest.fixture
+def world(settings: Settings, caplog: pytest.LogCaptureFixture) -> Iterator[World]:
+    # The API process runs the projector itself here, on PostgreSQL too (no separate worker).
+    yield from build_world(settings.model_copy(update={"projector_in_process": True}))
+    for record in caplog.records:
+        assert make_nir(501) not in record.getMessage()
+        assert make_nir(502) not in record.getMessage()

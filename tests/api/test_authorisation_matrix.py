@@ -1,0 +1,279 @@
+"""Every route x every kind of caller -> the expected status.
+
+The table is checked against the application's routes: a new route without a row fails here.
+Each row builds its own request (fresh objects where a success can happen only once).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import Route
+
+from ledger.access import Profile, Role
+from tests.api.conftest import (
+    LAST_YEAR,
+    OTHER,
+    OWN,
+    PRINCIPALS,
+    SETUP,
+    World,
+)
+from tests.factories import make_nir, make_siret
+
+Request = tuple[str, dict[str, Any] | None]  # path, json body
+Factory = Callable[[World, str], Request]
+
+UNAUTHENTICATED = {"anonymous": 401, "bad_key": 401, "revoked_key": 401}
+EMPLOYERS = ["own_consultation", "own_gestion", "own_administration", "other_gestion",
+             "central_accepted", "central_refused", "central_revoked"]
+
+
+def outcome(default: int, **overrides: int) -> dict[str, int]:
+    """Expected statuses: 401 without a valid key, ``default`` otherwise, with overrides."""
+    table = {who: default for who in PRINCIPALS}
+    table.update(UNAUTHENTICATED)
+    table.update(overrides)
+    return table
+
+
+def public() -> dict[str, int]:
+    return {who: 200 for who in PRINCIPALS}
+
+
+def operator_only(success: int = 201) -> dict[str, int]:
+    return outcome(403, operator=success)
+
+
+def reads_agent_a() -> dict[str, int]:
+    # Own SIRET and the accepted centraliser see agent A; the others do not know it exists.
+    return outcome(200, other_gestion=404, central_refused=404, central_revoked=404)
+
+
+def readers_of_everything() -> dict[str, int]:
+    return outcome(403, operator=200, auditor=200)
+
+
+def employer_write_for_own() -> dict[str, int]:
+    return outcome(201, own_consultation=403, auditor=403, other_gestion=403,
+                   central_refused=403, central_revoked=403)
+
+
+def admin_of_own(success: int = 201) -> dict[str, int]:
+    return outcome(success, own_consultation=403, own_gestion=403, central_accepted=403,
+                   auditor=403, other_gestion=404, central_refused=404, central_revoked=404)
+
+
+def new_agent_in_own_scope(world: World) -> str:
+    svc = world.client.app.state.services  # type: ignore[attr-defined]
+    seq = 1000 + svc.ledger.recorder.max_notification_id()
+    receipt = svc.ledger.register_agent(make_nir(seq), "Petit", "Léa", date(1990, 1, 1), SETUP)
+    svc.ledger.record_acquisition_line(receipt.agent_id, LAST_YEAR, OWN, 1607, SETUP)
+    world.settle()
+    return str(receipt.agent_id.hex)
+
+
+def new_establishment(world: World) -> str:
+    svc = world.client.app.state.services  # type: ignore[attr-defined]
+    siret = make_siret(5000 + svc.ledger.recorder.max_notification_id() % 4000)
+    svc.access.register_establishment(siret, "Nouvel établissement", SETUP)
+    return siret
+
+
+def services(world: World) -> Any:
+    return world.client.app.state.services  # type: ignore[attr-defined]
+
+
+def decrement_on_a(world: World, who: str) -> Request:
+    receipt = services(world).ledger.decrement(
+        uuid.UUID(world.agent_a), OWN, 1, date(LAST_YEAR + 1, 1, 5), SETUP
+    )
+    world.settle()
+    return f"/v1/agents/{world.agent_a}/decrements/{receipt.decrement_id}/cancellation", {
+        "reason": "training cancelled"}
+
+
+def regularisation_request(world: World) -> str:
+    request_id = services(world).access.submit_regularisation(
+        uuid.UUID(world.agent_a), OWN, LAST_YEAR, 1,
+        {"signatory": "M. Chef", "signature_date": "2025-01-10", "stamp_present": True}, "",
+        SETUP,
+    )
+    world.settle()
+    return str(request_id.hex)
+
+
+def delegation_request(world: World, who: str) -> Request:
+    delegated = new_establishment(world)
+    body: dict[str, Any] = {"delegated_siret": delegated}
+    if who == "operator":
+        body["centraliser_siret"] = OTHER
+    return "/v1/delegations", body
+
+
+def pending_delegation(world: World, who: str, state: str) -> Request:
+    centraliser = new_establishment(world)
+    access = services(world).access
+    access.change_delegation(OWN, centraliser, "requested", SETUP)
+    if state == "revocation":
+        access.change_delegation(OWN, centraliser, "accepted", SETUP)
+    return f"/v1/establishments/{OWN}/delegations/{centraliser}/{state}", None
+
+
+def fresh_key(world: World, who: str) -> Request:
+    _, key_id = services(world).access.issue_key(
+        Role.EMPLOYER, "spare", SETUP, siret=OWN, user_id=world.users["own_gestion"]
+    )
+    return f"/v1/keys/{key_id.hex}", None
+
+
+def fresh_user(world: World, who: str) -> Request:
+    user_id = services(world).access.grant_user(OWN, "temp", Profile.CONSULTATION, SETUP)
+    return f"/v1/establishments/{OWN}/users/{user_id}", None
+
+
+A = "{a}"
+ROUTES: dict[tuple[str, str], tuple[Factory, dict[str, int]]] = {
+    ("GET", "/healthz"): (lambda w, p: ("/healthz", None), public()),
+    ("GET", "/readyz"): (lambda w, p: ("/readyz", None), public()),
+    ("GET", "/openapi.json"): (lambda w, p: ("/openapi.json", None), public()),
+    ("GET", "/docs"): (lambda w, p: ("/docs", None), public()),
+    ("GET", "/docs/oauth2-redirect"): (lambda w, p: ("/docs/oauth2-redirect", None), public()),
+    ("GET", "/redoc"): (lambda w, p: ("/redoc", None), public()),
+    ("GET", "/v1/me"): (lambda w, p: ("/v1/me", None), outcome(200)),
+    ("POST", "/v1/agents"): (
+        lambda w, p: ("/v1/agents", {"nir": make_nir(7000 + PRINCIPALS.index(p)),
+                                     "birth_name": "Neuf", "first_name": "Nina",
+                                     "birth_date": "1991-02-03"}),
+        operator_only()),
+    ("POST", "/v1/agents/lookup"): (
+        lambda w, p: ("/v1/agents/lookup", {"nir": w.nir_a, "birth_name": "MARTIN"}),
+        outcome(200)),
+    ("GET", "/v1/agents/{agent_id}/balance"): (
+        lambda w, p: (f"/v1/agents/{w.agent_a}/balance", None), reads_agent_a()),
+    ("GET", "/v1/agents/{agent_id}/movements"): (
+        lambda w, p: (f"/v1/agents/{w.agent_a}/movements", None), reads_agent_a()),
+    ("GET", "/v1/agents/{agent_id}/identity"): (
+        lambda w, p: (f"/v1/agents/{w.agent_a}/identity", None), reads_agent_a()),
+    ("POST", "/v1/agents/{agent_id}/acquisitions"): (
+        lambda w, p: (f"/v1/agents/{new_agent_in_own_scope(w)}/acquisitions",
+                      {"year": LAST_YEAR, "siret": OTHER, "hours_worked": 800}),
+        operator_only()),
+    ("POST", "/v1/agents/{agent_id}/dif-conversion"): (
+        lambda w, p: (f"/v1/agents/{new_agent_in_own_scope(w)}/dif-conversion", {"hours": 20}),
+        operator_only()),
+    ("POST", "/v1/agents/{agent_id}/low-qualification"): (
+        lambda w, p: (f"/v1/agents/{new_agent_in_own_scope(w)}/low-qualification",
+                      {"from_year": LAST_YEAR + 1}),
+        operator_only()),
+    ("POST", "/v1/agents/{agent_id}/inaptitude-credits"): (
+        lambda w, p: (f"/v1/agents/{w.agent_b}/inaptitude-credits", {"hours": 1}),
+        operator_only()),
+    ("POST", "/v1/agents/{agent_id}/closure"): (
+        lambda w, p: (f"/v1/agents/{new_agent_in_own_scope(w)}/closure",
+                      {"reason": "retirement"}),
+        operator_only()),
+    ("POST", "/v1/agents/{agent_id}/dif-reserve"): (
+        lambda w, p: (f"/v1/agents/{new_agent_in_own_scope(w)}/dif-reserve",
+                      {"siret": OWN, "hours": 10}),
+        employer_write_for_own()),
+    ("POST", "/v1/agents/{agent_id}/decrements/{decrement_id}/cancellation"): (
+        decrement_on_a,
+        outcome(201, own_consultation=403, auditor=403, other_gestion=404,
+                central_refused=404, central_revoked=404)),
+    ("POST", "/v1/decrements"): (
+        lambda w, p: ("/v1/decrements", {
+            "nir": w.nir_a, "birth_name": "Martin", "siret": OWN, "hours": 1,
+            "training": {"title": "Excel", "start": f"{LAST_YEAR + 1}-01-10",
+                         "end": f"{LAST_YEAR + 1}-01-11", "reference": "F-1"}}),
+        employer_write_for_own()),
+    ("POST", "/v1/regularisations"): (
+        lambda w, p: ("/v1/regularisations", {
+            "agent_id": w.agent_a, "siret": OWN, "year": LAST_YEAR, "hours": 2,
+            "attestation": {"signatory": "M. Chef", "signature_date": "2025-01-10",
+                            "stamp_present": True}}),
+        employer_write_for_own()),
+    ("GET", "/v1/regularisations"): (lambda w, p: ("/v1/regularisations", None), outcome(200)),
+    ("GET", "/v1/regularisations/{request_id}"): (
+        lambda w, p: (f"/v1/regularisations/{regularisation_request(w)}", None), reads_agent_a()),
+    ("POST", "/v1/regularisations/{request_id}/approval"): (
+        lambda w, p: (f"/v1/regularisations/{regularisation_request(w)}/approval", None),
+        operator_only()),
+    ("POST", "/v1/regularisations/{request_id}/rejection"): (
+        lambda w, p: (f"/v1/regularisations/{regularisation_request(w)}/rejection",
+                      {"reason": "no stamp on the scan"}),
+        operator_only()),
+    ("GET", "/v1/employers/{siret}/agents"): (
+        lambda w, p: (f"/v1/employers/{OWN}/agents", None), reads_agent_a()),
+    ("GET", "/v1/employers/{siret}/movements"): (
+        lambda w, p: (f"/v1/employers/{OWN}/movements", None), reads_agent_a()),
+    ("POST", "/v1/establishments"): (
+        lambda w, p: ("/v1/establishments",
+                      {"siret": make_siret(9000 + PRINCIPALS.index(p)), "name": "Lycée"}),
+        operator_only()),
+    ("GET", "/v1/establishments/{siret}"): (
+        lambda w, p: (f"/v1/establishments/{OWN}", None), reads_agent_a()),
+    ("POST", "/v1/establishments/{siret}/users"): (
+        lambda w, p: (f"/v1/establishments/{OWN}/users", {"name": "Zoé", "profile": "gestion"}),
+        admin_of_own()),
+    ("DELETE", "/v1/establishments/{siret}/users/{user_id}"): (fresh_user, admin_of_own(204)),
+    ("POST", "/v1/delegations"): (
+        delegation_request,
+        outcome(201, own_consultation=403, own_gestion=403, other_gestion=403, auditor=403)),
+    ("POST", "/v1/establishments/{siret}/delegations/{centraliser}/acceptance"): (
+        lambda w, p: pending_delegation(w, p, "acceptance"), admin_of_own()),
+    ("POST", "/v1/establishments/{siret}/delegations/{centraliser}/refusal"): (
+        lambda w, p: pending_delegation(w, p, "refusal"), admin_of_own()),
+    ("POST", "/v1/establishments/{siret}/delegations/{centraliser}/revocation"): (
+        lambda w, p: pending_delegation(w, p, "revocation"), admin_of_own()),
+    ("POST", "/v1/keys"): (
+        lambda w, p: ("/v1/keys", {"role": "employer", "name": "paie", "siret": OWN,
+                                   "user_id": w.users["own_gestion"]}),
+        admin_of_own()),
+    ("DELETE", "/v1/keys/{key_id}"): (fresh_key, admin_of_own(204)),
+    ("GET", "/v1/projections"): (lambda w, p: ("/v1/projections", None), readers_of_everything()),
+    ("POST", "/v1/projections/rebuild"): (
+        lambda w, p: ("/v1/projections/rebuild", {"view": "balances"}), operator_only(202)),
+    ("GET", "/v1/audit/agents/{agent_id}/events"): (
+        lambda w, p: (f"/v1/audit/agents/{w.agent_a}/events", None), readers_of_everything()),
+}
+
+
+def app_routes(world: World) -> set[tuple[str, str]]:
+    """Every (method, path) the application serves: its API routes (as its OpenAPI schema
+    lists them, included routers and all) and its plain routes (documentation pages)."""
+    app = world.client.app  # type: ignore[attr-defined]
+    found = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    for route in app.routes:
+        if isinstance(route, Route) and not isinstance(route, APIRoute):
+            found |= {(method, route.path) for method in route.methods or () if method != "HEAD"}
+    return found
+
+
+def test_every_route_has_a_row(world: World) -> None:
+    assert app_routes(world) == set(ROUTES)
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_route_answers_each_caller_as_expected(world: World, route: tuple[str, str]) -> None:
+    factory, expected = ROUTES[route]
+    method = route[0]
+    seen = {}
+    for who in PRINCIPALS:
+        path, body = factory(world, who)
+        response = world.call(who, method, path, json=body)
+        seen[who] = response.status_code
+        if response.status_code >= 400 and response.status_code != 404 or (
+            response.status_code == 404 and path.startswith("/v1")
+        ):
+            assert response.headers["content-type"].startswith("application/problem+json")
+    assert seen == expected
