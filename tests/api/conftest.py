@@ -54,11 +54,18 @@ class World:
 
 
 PRINCIPALS = [
-    "anonymous", "bad_key", "revoked_key",
-    "own_consultation", "own_gestion", "own_administration",
+    "anonymous",
+    "bad_key",
+    "revoked_key",
+    "own_consultation",
+    "own_gestion",
+    "own_administration",
     "other_gestion",
-    "central_accepted", "central_refused", "central_revoked",
-    "operator", "auditor",
+    "central_accepted",
+    "central_refused",
+    "central_revoked",
+    "operator",
+    "auditor",
 ]
 
 
@@ -67,8 +74,13 @@ def build_world(settings: Settings) -> Iterator[World]:
     with TestClient(app) as client:
         svc = app.state.services
         access, ledger = svc.access, svc.ledger
-        for siret, name in [(OWN, "Mairie"), (OTHER, "Hôpital"), (CENTRAL_OK, "Centre OK"),
-                            (CENTRAL_REFUSED, "Centre refusé"), (CENTRAL_REVOKED, "Centre révoqué")]:
+        for siret, name in [
+            (OWN, "Mairie"),
+            (OTHER, "Hôpital"),
+            (CENTRAL_OK, "Centre OK"),
+            (CENTRAL_REFUSED, "Centre refusé"),
+            (CENTRAL_REVOKED, "Centre révoqué"),
+        ]:
             access.register_establishment(siret, name, SETUP)
         access.change_delegation(OWN, CENTRAL_OK, "requested", SETUP)
         access.change_delegation(OWN, CENTRAL_OK, "accepted", SETUP)
@@ -92,8 +104,9 @@ def build_world(settings: Settings) -> Iterator[World]:
         for who, (siret, profile) in employer_keys.items():
             user_id = access.grant_user(siret, who, profile, SETUP)
             users[who] = user_id
-            tokens[who], key_id = access.issue_key(Role.EMPLOYER, who, SETUP, siret=siret,
-                                                   user_id=user_id)
+            tokens[who], key_id = access.issue_key(
+                Role.EMPLOYER, who, SETUP, siret=siret, user_id=user_id
+            )
             if who == "revoked_key":
                 access.revoke_key(key_id, SETUP)
         tokens["operator"], _ = access.issue_key(Role.OPERATOR, "cdc", SETUP)
