@@ -69,15 +69,19 @@ def status_of(error: errors.DomainError) -> int:
 
 
 def problem(
-    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    code: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """A problem-details response."""
+    """A problem-details response; ``extra`` adds members (RFC 9457 extensions)."""
     body = {
         "type": f"/problems/{code}",
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
-        **extra,
+        **(extra or {}),
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
