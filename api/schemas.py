@@ -65,6 +65,13 @@ class Written(BaseModel):
 
 
 class Acquisition(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"year": 2025, "siret": "21750001600019", "hours_worked": 803.5}]
+        },
+    )
+
     year: int = Field(ge=2017, le=2100)
     siret: str = Field(min_length=14, max_length=20)
     hours_worked: float = Field(
@@ -176,6 +183,27 @@ class Training(Input):
 
 
 class DecrementRequest(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "nir": "180057505600266",
+                    "birth_name": "DUPONT",
+                    "siret": "21750001600019",
+                    "days": 2,
+                    "training": {
+                        "title": "Bureautique",
+                        "start": "2026-03-02",
+                        "end": "2026-03-03",
+                        "reference": "F-001",
+                    },
+                    "anticipated": False,
+                }
+            ]
+        },
+    )
+
     nir: str = Field(min_length=13, max_length=21)
     birth_name: str = Field(min_length=1, max_length=100)
     siret: str = Field(min_length=14, max_length=20)
@@ -205,6 +233,26 @@ class Attestation(Input):
 
 
 class RegularisationSubmission(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent_id": "2b25fb442f534af2b896402f1bb7c556",
+                    "siret": "21750001600019",
+                    "year": 2025,
+                    "hours": -5,
+                    "reason": "DSN corrigée",
+                    "attestation": {
+                        "signatory": "Mme Roux, DRH",
+                        "signature_date": "2026-02-10",
+                        "stamp_present": True,
+                    },
+                }
+            ]
+        },
+    )
+
     agent_id: UUID
     siret: str = Field(min_length=14, max_length=20)
     year: int = Field(ge=2017, le=2100)
@@ -271,6 +319,21 @@ class DelegationIn(Input):
 
 
 class KeyIn(Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "role": "employer",
+                    "name": "Logiciel RH",
+                    "siret": "21750001600019",
+                    "user_id": "6f1c2d9e-1b0a-4c55-9a63-0d1e2f3a4b5c",
+                    "label": "paie",
+                }
+            ]
+        },
+    )
+
     role: Literal["employer", "operator", "auditor"]
     name: str = Field(min_length=1, max_length=200)
     siret: str | None = Field(default=None, min_length=14, max_length=20)
