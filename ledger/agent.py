@@ -144,7 +144,7 @@ class Agent(Aggregate):
         identity: dict[str, Any]
 
         def update(self, agent: Agent) -> None:
-            pass
+            agent.identity = Identity(**self.identity)
 
     class AcquisitionLineRecorded(Event):
         """Alimentation: one declaration line (year × SIRET); credits the year's difference."""
@@ -260,6 +260,7 @@ class Agent(Aggregate):
     # ------------------------------------------------------------------ state
 
     def __init__(self) -> None:
+        self.identity: Identity | None = None  # set by the registration event
         self.balance = 0
         self.status = Status.OPEN
         self.low_qualification_from: int | None = None
