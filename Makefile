@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
+	$(BIN)/cpf-ledger demo load --if-empty
 	$(BIN)/cpf-ledger serve
 
 test: install

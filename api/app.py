@@ -10,7 +10,16 @@ from fastapi import FastAPI, Request, Response
 
 from api import problems
 from api.idempotency import IdempotencyStore
-from api.routes import access, agents, audit, decrements, employers, operations, regularisations
+from api.routes import (
+    access,
+    agents,
+    audit,
+    decrements,
+    employers,
+    files,
+    operations,
+    regularisations,
+)
 from api.services import Services
 from ledger.access_service import AccessService
 from ledger.application import Ledger
@@ -19,6 +28,7 @@ from projections.queries import Queries
 from projections.runner import Projector
 
 MAX_BODY_BYTES = 1_000_000
+FILE_ROUTES = {"/v1/decrement-files", "/v1/campaigns"}
 
 DESCRIPTION = """
 Training-hour counters (CPF) of French public agents, kept as an immutable history.
@@ -74,12 +84,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        limit = files.MAX_FILE_BYTES if request.url.path in FILE_ROUTES else MAX_BODY_BYTES
+        if length is not None and (not length.isdigit() or int(length) > limit):
             return problems.problem(
-                413, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"
+                413, "body_too_large", f"request bodies are limited to {limit} bytes"
             )
         return await call_next(request)
 
-    for module in (operations, agents, decrements, employers, regularisations, access, audit):
+    for module in (
+        operations,
+        agents,
+        decrements,
+        employers,
+        regularisations,
+        access,
+        audit,
+        files,
+    ):
         app.include_router(module.router)
     return app

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
@@ -22,6 +25,7 @@ from ledger.access_service import AccessService
 from ledger.application import Ledger
 from ledger.errors import DomainError
 from ledger.provenance import Channel, Provenance
+from projections.queries import Principal
 from projections.runner import Projector
 from projections.views import VIEWS
 
@@ -34,7 +38,30 @@ keys_app = typer.Typer(help="API keys (bootstrap the first operator here).", no_
 app.add_typer(keys_app, name="keys")
 establishments_app = typer.Typer(help="Establishments and their users.", no_args_is_help=True)
 app.add_typer(establishments_app, name="establishments")
+campaign_app = typer.Typer(help="The yearly acquisition campaign.", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+decrements_app = typer.Typer(help="Decrement files.", no_args_is_help=True)
+app.add_typer(decrements_app, name="decrements")
+demo_app = typer.Typer(
+    help="A synthetic population, deterministic from a seed.", no_args_is_help=True
+)
+app.add_typer(demo_app, name="demo")
 CLI = Provenance("cli", Channel.CLI)
+CLI_OPERATOR = Principal(role="operator", name="cli", key_id="cli")
+
+
+def _file_progress(path: Path, unit: str) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{path.name}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[lines]:>10,} " + unit),
+        TextColumn("{task.fields[rate]:>8,.0f} " + unit + "/s"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
 console = Console()
 
 
@@ -205,3 +232,147 @@ def establishments_add_user(
     except DomainError as error:
         raise _fail(error) from None
     typer.echo(user_id)
+
+
+@campaign_app.command("import")
+def campaign_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV of declaration lines"),
+) -> None:
+    """Import a campaign file: streamed, applied in chunks, each line exactly once."""
+    from ledger.campaign import import_campaign
+
+    started = time.monotonic()
+    with _file_progress(file, "lines") as progress:
+        task = progress.add_task("import", total=file.stat().st_size, lines=0, rate=0)
+
+        def report(offset: int, lines: int) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            progress.update(task, completed=offset, lines=lines, rate=lines / elapsed)
+
+        try:
+            result = import_campaign(Ledger(), file, "operator:cli", progress=report)
+        except DomainError as error:
+            raise _fail(error) from None
+        progress.update(task, completed=file.stat().st_size)
+    table = Table("lines read", "applied", "already applied", "rejected")
+    table.add_row(
+        str(result.lines_read),
+        str(result.applied),
+        str(result.already_applied),
+        str(result.rejected_total),
+    )
+    console.print(table)
+    for code, count in result.rejected.most_common():
+        console.print(f"  rejected [red]{code}[/red]: {count}")
+    for line, code, message in result.rejections[:20]:
+        console.print(f"  line {line}: {code}: {message}")
+    if len(result.rejections) > 20:
+        console.print(f"  … {result.rejected_total - 20} more")
+
+
+@decrements_app.command("deposit")
+def decrements_deposit(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="`;`-separated CSV"),
+    report_csv: Path | None = typer.Option(None, "--report", help="Write the report as CSV"),
+) -> None:
+    """Deposit a decrement file as an operator; prints the summary (and writes the report)."""
+    from api.exports import csv_lines
+    from ledger.deposits import REPORT_COLUMNS, deposit_file
+
+    started = time.monotonic()
+    with _file_progress(file, "lines") as progress:
+        task = progress.add_task("deposit", total=file.stat().st_size, lines=0, rate=0)
+
+        def report(offset: int, lines: int) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            progress.update(task, completed=offset, lines=lines, rate=lines / elapsed)
+
+        try:
+            deposit = deposit_file(
+                Ledger(), file, file.name, "operator:cli", "operator", None, progress=report
+            )
+        except DomainError as error:
+            raise _fail(error) from None
+    summary = deposit.summary()
+    console.print(summary)
+    if report_csv:
+        with report_csv.open("wb") as out:
+            for chunk in csv_lines(REPORT_COLUMNS, deposit.lines):
+                out.write(chunk)
+        console.print(f"report written to {report_csv}")
+
+
+@app.command("export")
+def export(
+    siret: str,
+    year: int = typer.Option(..., help="Acquisition year (the extraction scope)"),
+    format: str = typer.Option("csv", help="csv or xlsx"),
+    output: Path | None = typer.Option(None, help="File to write (default: standard output)"),
+) -> None:
+    """The yearly extraction of a SIRET: identity, balance, ceiling and history of each agent."""
+    from api.exports import csv_lines, xlsx_chunks
+    from ledger.identifiers import Siret
+    from projections.extraction import COLUMNS, extraction_rows
+    from projections.queries import Queries
+
+    if format not in ("csv", "xlsx"):
+        raise typer.BadParameter("format is csv or xlsx")
+    ledger = Ledger()
+    projector = Projector(ledger)
+    projector.catch_up()
+    try:
+        rows = extraction_rows(
+            Queries(projector.store), ledger, CLI_OPERATOR, Siret.parse(siret).value, year
+        )
+        chunks = xlsx_chunks(COLUMNS, rows) if format == "xlsx" else csv_lines(COLUMNS, rows)
+        out = output.open("wb") if output else sys.stdout.buffer
+        for chunk in chunks:
+            out.write(chunk)
+        if output:
+            out.close()
+    except DomainError as error:
+        raise _fail(error) from None
+
+
+@demo_app.command("generate")
+def demo_generate(
+    directory: Path,
+    agents: int = typer.Option(1000, min=1),
+    establishments: int = typer.Option(20, min=1),
+    seed: int = typer.Option(2026),
+    last_year: int = typer.Option(2025),
+) -> None:
+    """Write campaign and decrement files of a synthetic population."""
+    from ledger.demo import generate, write_files
+
+    for path in write_files(generate(agents, establishments, seed, last_year), directory):
+        console.print(f"wrote {path}")
+
+
+@demo_app.command("load")
+def demo_load(
+    agents: int = typer.Option(300, min=1),
+    establishments: int = typer.Option(12, min=1),
+    seed: int = typer.Option(2026),
+    last_year: int = typer.Option(2025),
+    if_empty: bool = typer.Option(False, help="Do nothing if the store already holds events"),
+) -> None:
+    """Generate a synthetic population and load it (campaigns, decrement files, movements)."""
+    import tempfile
+
+    from ledger.demo import generate, load
+
+    ledger = Ledger()
+    if if_empty and (ledger.recorder.max_notification_id() or 0) > 0:
+        console.print("the store is not empty: no demo population loaded")
+        return
+    population = generate(agents, establishments, seed, last_year)
+    with tempfile.TemporaryDirectory() as directory:
+        result = load(ledger, population, Path(directory), say=console.print)
+    Projector(ledger).catch_up()
+    console.print(
+        f"[green]loaded a demo population[/green]: {agents} agents, "
+        f"{result.establishments} establishments, {result.campaign_lines} campaign lines, "
+        f"{result.decrement_lines} decrements, {result.operator_movements} other movements, "
+        f"{result.events} events in all"
+    )

@@ -26,7 +26,7 @@ from tests.api.conftest import (
 )
 from tests.factories import make_nir, make_siret
 
-Request = tuple[str, dict[str, Any] | None]  # path, json body
+Request = tuple[str, dict[str, Any] | bytes | None]  # path, JSON body or file
 Factory = Callable[[World, str], Request]
 
 UNAUTHENTICATED = {"anonymous": 401, "bad_key": 401, "revoked_key": 401}
@@ -161,6 +161,43 @@ def fresh_key(world: World, who: str) -> Request:
 def fresh_user(world: World, who: str) -> Request:
     user_id = services(world).access.grant_user(OWN, "temp", Profile.CONSULTATION, SETUP)
     return f"/v1/establishments/{OWN}/users/{user_id}", None
+
+
+DEPOSIT_HEADER = "nir;birth_name;first_name;birth_date;siret;hours;start;end;title;reference"
+
+
+def decrement_file(world: World, who: str) -> bytes:
+    line = (
+        f"{world.nir_a};Martin;Anne;1985-03-01;{OWN};1;{LAST_YEAR + 1}-01-10;"
+        f"{LAST_YEAR + 1}-01-11;Excel;{who}"
+    )
+    return f"{DEPOSIT_HEADER}\n{line}\n".encode()
+
+
+def deposited(world: World, who: str) -> Request:
+    from ledger.deposits import deposit_file
+
+    path = world.tmp / f"deposit-{who}.csv"
+    path.write_bytes(decrement_file(world, f"read-{who}"))
+    found = deposit_file(services(world).ledger, path, "d.csv", "test", OWN, {OWN})
+    return f"/v1/decrement-files/{found.id.hex}", None
+
+
+def campaign_file(world: World, who: str) -> bytes:
+    header = "nir;birth_name;first_name;birth_date;siret;year;hours_worked"
+    seq = 8000 + PRINCIPALS.index(who)
+    return f"{header}\n{make_nir(seq)};Neuf;Nina;1990-01-01;{OWN};{LAST_YEAR};1607\n".encode()
+
+
+def started_campaign(world: World, who: str) -> Request:
+    started = world.call(
+        "operator",
+        "POST",
+        "/v1/campaigns",
+        content=campaign_file(world, who),
+        headers={"Content-Type": "text/csv"},
+    )
+    return f"/v1/campaigns/{started.json()['campaign_id']}", None
 
 
 A = "{a}"
@@ -343,6 +380,25 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict[str, int]]] = {
         admin_of_own(),
     ),
     ("DELETE", "/v1/keys/{key_id}"): (fresh_key, admin_of_own(204)),
+    ("POST", "/v1/decrement-files"): (
+        lambda w, p: ("/v1/decrement-files", decrement_file(w, p)),
+        outcome(201, own_consultation=403, auditor=403),
+    ),
+    ("GET", "/v1/decrement-files/{deposit_id}"): (
+        deposited,
+        outcome(
+            200, other_gestion=404, central_accepted=404, central_refused=404, central_revoked=404
+        ),
+    ),
+    ("POST", "/v1/campaigns"): (
+        lambda w, p: ("/v1/campaigns", campaign_file(w, p)),
+        operator_only(202),
+    ),
+    ("GET", "/v1/campaigns/{campaign_id}"): (started_campaign, operator_only(200)),
+    ("GET", "/v1/employers/{siret}/extraction"): (
+        lambda w, p: (f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}", None),
+        reads_agent_a(),
+    ),
     ("GET", "/v1/projections"): (lambda w, p: ("/v1/projections", None), readers_of_everything()),
     ("POST", "/v1/projections/rebuild"): (
         lambda w, p: ("/v1/projections/rebuild", {"view": "balances"}),
@@ -381,7 +437,12 @@ def test_route_answers_each_caller_as_expected(world: World, route: tuple[str, s
     seen = {}
     for who in PRINCIPALS:
         path, body = factory(world, who)
-        response = world.call(who, method, path, json=body)
+        if isinstance(body, bytes):
+            response = world.call(
+                who, method, path, content=body, headers={"Content-Type": "text/csv"}
+            )
+        else:
+            response = world.call(who, method, path, json=body)
         seen[who] = response.status_code
         if response.status_code >= 400:
             assert response.headers["content-type"].startswith("application/problem+json")
