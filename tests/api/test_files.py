@@ -14,8 +14,9 @@ START, END = f"{LAST_YEAR + 1}-01-10", f"{LAST_YEAR + 1}-01-12"
 
 
 def upload(world: World, who: str, path: str, text: str, encoding: str = "utf-8"):  # type: ignore[no-untyped-def]
-    return world.call(who, "POST", path, content=text.encode(encoding),
-                      headers={"Content-Type": "text/csv"})
+    return world.call(
+        who, "POST", path, content=text.encode(encoding), headers={"Content-Type": "text/csv"}
+    )
 
 
 def test_deposit_reports_each_line_and_is_the_same_when_deposited_again(world: World) -> None:
@@ -28,26 +29,34 @@ def test_deposit_reports_each_line_and_is_the_same_when_deposited_again(world: W
         f"{world.nir_a};Martin;Anne;1985-03-01;{OWN};500;;{START};{END};Long;R5",
     ]
     text = "\n".join([HEADER, *rows]) + "\n"
-    first = upload(world, "own_gestion", "/v1/decrement-files?filename=janvier.csv", text, "latin-1")
+    first = upload(
+        world, "own_gestion", "/v1/decrement-files?filename=janvier.csv", text, "latin-1"
+    )
     assert first.status_code == 201, first.text
     body = first.json()
     statuses = [(line["line"], line["status"], line["code"]) for line in body["report"]]
     assert statuses == [
-        (2, "applied", None), (3, "applied", None), (4, "rejected", "siret_out_of_scope"),
-        (5, "rejected", "agent_not_found"), (6, "rejected", "duplicate_line"),
+        (2, "applied", None),
+        (3, "applied", None),
+        (4, "rejected", "siret_out_of_scope"),
+        (5, "rejected", "agent_not_found"),
+        (6, "rejected", "duplicate_line"),
         (7, "rejected", "insufficient_balance"),
     ]
     assert body["report"][1]["balance_after"] == 78  # 100 - 10 - 12
     assert (body["applied"], body["rejected"], body["hours_from_counter"]) == (2, 4, 22)
     again = upload(world, "own_administration", "/v1/decrement-files", text, "latin-1").json()
     assert again["deposit_id"] == body["deposit_id"] and again["report"] == body["report"]
-    report = world.call("own_consultation", "GET",
-                        f"/v1/decrement-files/{body['deposit_id']}?format=csv")
+    report = world.call(
+        "own_consultation", "GET", f"/v1/decrement-files/{body['deposit_id']}?format=csv"
+    )
     assert report.content.startswith("\ufeffline;status;code".encode())
     parsed = list(csv.DictReader(io.StringIO(report.content.decode("utf-8-sig")), delimiter=";"))
     assert [row["status"] for row in parsed] == ["applied", "applied"] + ["rejected"] * 4
-    assert world.call("other_gestion", "GET",
-                      f"/v1/decrement-files/{body['deposit_id']}").status_code == 404
+    assert (
+        world.call("other_gestion", "GET", f"/v1/decrement-files/{body['deposit_id']}").status_code
+        == 404
+    )
     world.settle()
     balance = world.call("own_gestion", "GET", f"/v1/agents/{world.agent_a}/balance").json()
     assert balance["balance"] == 78
@@ -79,21 +88,41 @@ def test_campaign_over_http_runs_in_the_background(world: World) -> None:
 
 
 def test_extraction_rows_match_the_employer_index(world: World) -> None:
-    world.call("own_gestion", "POST", "/v1/decrements", json={
-        "nir": world.nir_a, "birth_name": "Martin", "siret": OWN, "hours": 4,
-        "training": {"title": "T", "start": START, "end": END}})
+    world.call(
+        "own_gestion",
+        "POST",
+        "/v1/decrements",
+        json={
+            "nir": world.nir_a,
+            "birth_name": "Martin",
+            "siret": OWN,
+            "hours": 4,
+            "training": {"title": "T", "start": START, "end": END},
+        },
+    )
     world.settle()
-    response = world.call("own_consultation", "GET",
-                          f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}")
+    response = world.call(
+        "own_consultation", "GET", f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}"
+    )
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
-    index = world.call("own_consultation", "GET", f"/v1/employers/{OWN}/agents",
-                       params={"year": LAST_YEAR}).json()["items"]
+    index = world.call(
+        "own_consultation", "GET", f"/v1/employers/{OWN}/agents", params={"year": LAST_YEAR}
+    ).json()["items"]
     assert {row["agent_id"] for row in rows} == {item["agent_id"] for item in index}
     assert [row["kind"] for row in rows] == [
-        "Registered", "DifConverted", "AcquisitionLineRecorded", "Decremented"]
+        "Registered",
+        "DifConverted",
+        "AcquisitionLineRecorded",
+        "Decremented",
+    ]
     assert rows[0]["nir"] == world.nir_a and rows[-1]["balance_after"] == "96"
-    xlsx = world.call("own_consultation", "GET",
-                      f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}&format=xlsx")
+    xlsx = world.call(
+        "own_consultation", "GET", f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}&format=xlsx"
+    )
     assert xlsx.content[:2] == b"PK"
-    assert world.call("other_gestion", "GET",
-                      f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}").status_code == 404
+    assert (
+        world.call(
+            "other_gestion", "GET", f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}"
+        ).status_code
+        == 404
+    )
