@@ -35,7 +35,9 @@ def scratch_database() -> Iterator[str]:
 
 
 def nir(seq: int) -> str:
-    body = f"1800575{56 + seq // 999 % 900:03d}{seq % 999 + 1:03d}"
+    """A valid NIR, unique for ``seq`` below about 85 million."""
+    dept = 10 + seq // (999 * 990)
+    body = f"18005{dept:02d}{seq // 999 % 990 + 1:03d}{seq % 999 + 1:03d}"
     return body + stdnum_nir.calc_check_digits(body + "00")
 
 

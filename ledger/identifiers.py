@@ -6,6 +6,7 @@ all-zero numbers) are added here. Error messages never repeat the number itself.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import uuid
@@ -69,14 +70,7 @@ class Siret:
         """Validate and normalise a SIRET (Luhn on all 14 digits, La Poste rule)."""
         if not isinstance(raw, str):
             raise InvalidSiret("SIRET must be a string")
-        compact = stdnum_siret.compact(raw)
-        if compact.isdigit() and len(compact) == 14 and set(compact) == {"0"}:
-            raise InvalidSiret("invalid SIRET: all zeros")
-        try:
-            value = stdnum_siret.validate(raw)
-        except ValidationError as exc:
-            raise InvalidSiret(f"invalid SIRET {raw!r}: {_reason(exc)}") from None
-        return cls(value)
+        return _parse_siret(raw)
 
     @property
     def siren(self) -> str:
@@ -85,6 +79,19 @@ class Siret:
 
     def __str__(self) -> str:
         return self.value
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_siret(raw: str) -> Siret:
+    # Cached: a campaign file repeats a few thousand SIRETs over millions of lines.
+    compact = stdnum_siret.compact(raw)
+    if compact.isdigit() and len(compact) == 14 and set(compact) == {"0"}:
+        raise InvalidSiret("invalid SIRET: all zeros")
+    try:
+        value = stdnum_siret.validate(raw)
+    except ValidationError as exc:
+        raise InvalidSiret(f"invalid SIRET {raw!r}: {_reason(exc)}") from None
+    return Siret(value)
 
 
 def _reason(exc: ValidationError) -> str:

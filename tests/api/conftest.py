@@ -119,6 +119,7 @@ def build_world(settings: Settings) -> Iterator[World]:
         ledger.convert_dif(a, 75, SETUP)
         ledger.record_acquisition_line(a, LAST_YEAR, OWN, 1607, SETUP)
         ledger.record_acquisition_line(b, LAST_YEAR, OTHER, 1607, SETUP)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         world = World(client, tokens, a.hex, b.hex, nir_a, nir_b, settings.data_dir, users)
         world.settle()
         yield world
