@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         default=None,
         description="Secret of the keyed hash (HMAC) that turns a NIR into an agent id",
     )
+    audit_signing_key: SecretStr | None = Field(
+        default=None, description="Ed25519 private key (64 hex digits) that signs checkpoints"
+    )
     db_connect_timeout: int = Field(default=5, ge=1, description="Seconds to wait for a connection")
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
@@ -58,6 +61,23 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
         return path.read_text().strip().encode()
+
+    @cached_property
+    def checkpoint_signing_seed(self) -> str:
+        """The checkpoint signing key: from settings, or in development one generated once."""
+        if self.audit_signing_key is not None:
+            value = self.audit_signing_key.get_secret_value().strip()
+            if len(value) != 64:
+                raise MissingSecret("LEDGER_AUDIT_SIGNING_KEY must be 64 hex digits")
+            return value
+        if self.environment == "production":
+            raise MissingSecret("LEDGER_AUDIT_SIGNING_KEY is required in production")
+        path = self.data_dir / "audit_signing_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     @property
     def uses_postgres(self) -> bool:

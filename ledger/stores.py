@@ -12,8 +12,79 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
 
+from ledger.chain import GENESIS, next_chain, record_digest
 from ledger.settings import Settings
+
+CHAIN_TABLE = "event_chain"
+
+
+def _chain_rows(
+    previous: bytes, positioned: Sequence[tuple[int, StoredEvent]]
+) -> list[tuple[int, bytes, bytes]]:
+    rows = []
+    for position, event in sorted(positioned, key=lambda pair: pair[0]):
+        digest = record_digest(
+            event.originator_id, event.originator_version, event.topic, event.state
+        )
+        previous = next_chain(previous, position, digest)
+        rows.append((position, digest, previous))
+    return rows
+
+
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    """Writes the chain rows in the events' transaction, under the library's table lock."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (position BIGINT PRIMARY KEY, "
+                "digest BYTEA NOT NULL, chain BYTEA NOT NULL)"
+            ).format(Identifier(CHAIN_TABLE))
+        )
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        assert ids is not None and len(ids) == len(stored_events)
+        curs.execute(f"SELECT chain FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+        row = curs.fetchone()
+        previous = bytes(row["chain"]) if row else GENESIS
+        curs.executemany(
+            f"INSERT INTO {CHAIN_TABLE} (position, digest, chain) VALUES (%s, %s, %s)",
+            _chain_rows(previous, list(zip(ids, stored_events, strict=True))),
+        )
+        return ids
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    """Writes the chain rows in the events' transaction (SQLite serialises writers)."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} (position INTEGER PRIMARY KEY, "
+            "digest BLOB NOT NULL, chain BLOB NOT NULL)",
+        ]
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        assert ids is not None
+        c.execute(f"SELECT chain FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        previous = bytes(row[0]) if row else GENESIS
+        c.executemany(
+            f"INSERT INTO {CHAIN_TABLE} (position, digest, chain) VALUES (?, ?, ?)",
+            _chain_rows(previous, list(zip(ids, stored_events, strict=True))),
+        )
+        return ids
 
 
 def event_store_env(settings: Settings) -> dict[str, str]:
@@ -22,6 +93,7 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": "ledger.stores:ChainedSQLiteRecorder",
             "SQLITE_DBNAME": str(settings.data_dir / "ledger.sqlite3"),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
@@ -30,6 +102,7 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         raise ValueError("LEDGER_DATABASE_URL must be a postgresql:// URL")
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "ledger.stores:ChainedPostgresRecorder",
         "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
         "POSTGRES_HOST": url.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(url.port or 5432),
@@ -58,8 +131,6 @@ def select_positioned_events_of(
         return []
     table = recorder.events_table_name
     if hasattr(recorder.datastore, "schema"):  # PostgreSQL
-        from psycopg.sql import SQL, Identifier
-
         statement = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
@@ -106,3 +177,35 @@ def select_positioned_events_of(
         )
         for position, originator, version, topic, state in rows
     ]
+
+
+def select_chain(recorder: Any, after: int, limit: int) -> list[tuple[int, bytes, bytes]]:
+    """Chain rows (position, digest, chain) after ``after``, in position order."""
+    if hasattr(recorder.datastore, "schema"):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                f"SELECT position, digest, chain FROM {CHAIN_TABLE} WHERE position > %s "
+                "ORDER BY position LIMIT %s",
+                (after, limit),
+            )
+            return [(r["position"], bytes(r["digest"]), bytes(r["chain"])) for r in curs.fetchall()]
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(
+            f"SELECT position, digest, chain FROM {CHAIN_TABLE} WHERE position > ? "
+            "ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [(r[0], bytes(r[1]), bytes(r[2])) for r in c.fetchall()]
+
+
+def chain_position_of(recorder: Any, digest: bytes) -> int | None:
+    """The position whose recorded digest is ``digest`` (to tell a reordering)."""
+    if hasattr(recorder.datastore, "schema"):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(f"SELECT position FROM {CHAIN_TABLE} WHERE digest = %s", (digest,))
+            row = curs.fetchone()
+            return None if row is None else int(row["position"])
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(f"SELECT position FROM {CHAIN_TABLE} WHERE digest = ?", (digest,))
+        found = c.fetchone()
+        return None if found is None else int(found[0])
