@@ -26,6 +26,7 @@ from ledger.application import Ledger
 from ledger.settings import Settings
 from projections.queries import Queries
 from projections.runner import Projector
+from projections.trail import CheckpointStore, ReadTrail
 
 MAX_BODY_BYTES = 1_000_000
 FILE_ROUTES = {"/v1/decrement-files", "/v1/campaigns"}
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             projector=projector,
             queries=Queries(projector.store),
             idempotency=IdempotencyStore(projector.store),
+            trail=ReadTrail(projector.store),
+            checkpoints=CheckpointStore(projector.store),
         )
         stop = threading.Event()
         worker = None

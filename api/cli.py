@@ -46,6 +46,10 @@ demo_app = typer.Typer(
     help="A synthetic population, deterministic from a seed.", no_args_is_help=True
 )
 app.add_typer(demo_app, name="demo")
+audit_app = typer.Typer(help="Prove the log is complete and unaltered.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+db_app = typer.Typer(help="Database setup (PostgreSQL).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 CLI = Provenance("cli", Channel.CLI)
 CLI_OPERATOR = Principal(role="operator", name="cli", key_id="cli")
 
@@ -376,3 +380,202 @@ def demo_load(
         f"{result.decrement_lines} decrements, {result.operator_movements} other movements, "
         f"{result.events} events in all"
     )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: list[Path] = typer.Option(
+        [], "--checkpoint", exists=True, help="Exported checkpoint files the log must extend"
+    ),
+    trusted_key: str | None = typer.Option(None, help="The public key checkpoints must carry"),
+    sample: int = typer.Option(0, min=0, help="Also check this many agents' balances vs replay"),
+) -> None:
+    """Recompute the hash chain from the start; exit 1 at the first break."""
+    import random
+    import uuid
+
+    from ledger.audit import Checkpoint, check_checkpoint, replay_agent, verify_chain
+
+    ledger = Ledger()
+    head = ledger.recorder.max_notification_id() or 0
+    started = time.monotonic()
+    with Progress(
+        TextColumn("[bold]verify"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>10,.0f} events/s"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("verify", total=head, rate=0)
+        result = verify_chain(
+            ledger.recorder,
+            progress=lambda position: progress.update(
+                task, completed=position, rate=position / max(time.monotonic() - started, 1e-6)
+            ),
+        )
+        progress.update(task, completed=result.head_position)
+    failures = 0
+    if result.first_break:
+        b = result.first_break
+        console.print(f"[red]broken at position {b.position}: {b.problem}[/red] ({b.detail})")
+        failures += 1
+    else:
+        console.print(
+            f"[green]chain intact[/green]: {result.checked} events, head "
+            f"{result.head_chain[:16]}… at position {result.head_position}"
+        )
+    for path in checkpoint:
+        problem = check_checkpoint(ledger.recorder, Checkpoint.load(path.read_bytes()), trusted_key)
+        if problem:
+            failures += 1
+            console.print(f"[red]{path.name}: {problem}[/red]")
+        else:
+            console.print(f"[green]{path.name}: the log extends this checkpoint[/green]")
+    if sample:
+        projector = Projector(ledger)
+        projector.catch_up()
+        from projections.queries import Queries
+
+        queries = Queries(projector.store)
+        with projector.store.transaction(write=False) as cur:
+            ids = [row[0] for row in cur.execute("SELECT agent_id FROM balances").fetchall()]
+        for agent_hex in random.sample(ids, min(sample, len(ids))):
+            replayed = replay_agent(ledger, uuid.UUID(agent_hex))
+            shown = queries.balance(CLI_OPERATOR, agent_hex)
+            if (replayed["balance"], replayed["reserve"]) != (shown["balance"], shown["reserve"]):
+                failures += 1
+                console.print(
+                    f"[red]agent {agent_hex}: views {shown['balance']} h, "
+                    f"events {replayed['balance']} h[/red]"
+                )
+        console.print(f"sampled {min(sample, len(ids))} agents against a replay of their events")
+    if failures:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    export: Path | None = typer.Option(None, help="Write the signed checkpoint to this file"),
+) -> None:
+    """Sign the current chain head (after verifying the chain)."""
+    from dataclasses import asdict
+
+    from ledger.audit import make_checkpoint, private_key
+    from projections.store import ViewStore
+    from projections.trail import CheckpointStore
+
+    ledger = Ledger()
+    try:
+        checkpoint = make_checkpoint(
+            ledger.recorder, private_key(ledger.settings.checkpoint_signing_seed)
+        )
+    except ValueError as error:
+        console.print(f"[red]{error}")
+        raise typer.Exit(1) from None
+    CheckpointStore(ViewStore(ledger.settings)).add(asdict(checkpoint))
+    if export:
+        export.write_bytes(checkpoint.export())
+    console.print(
+        f"checkpoint at position {checkpoint.position}, chain "
+        f"{checkpoint.chain[:16]}…, key {checkpoint.public_key}"
+    )
+
+
+@audit_app.command("chain-existing")
+def audit_chain_existing() -> None:
+    """Migration: chain events recorded before the chain existed (stop writers first)."""
+    from ledger.audit import chain_existing
+
+    ledger = Ledger()  # keep it: an Application closes its pool when collected
+    console.print(f"chained {chain_existing(ledger.recorder)} events")
+
+
+@audit_app.command("replay")
+def audit_replay(
+    agent_id: str,
+    as_of: str | None = typer.Option(None, help="Effective date (YYYY-MM-DD)"),
+    known_at: str | None = typer.Option(None, help="Recorded time (ISO 8601)"),
+) -> None:
+    """An agent's counter and history from the events, and whether the views agree."""
+    import uuid
+    from datetime import UTC, date, datetime
+
+    from ledger.audit import replay_agent
+    from projections.queries import Queries
+    from projections.trail import ReadTrail
+
+    ledger = Ledger()
+    when = datetime.fromisoformat(known_at) if known_at else None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    day = date.fromisoformat(as_of) if as_of else None
+    result = replay_agent(ledger, uuid.UUID(agent_id), day, when)
+    projector = Projector(ledger)
+    projector.catch_up()
+    shown = Queries(projector.store).balance(
+        CLI_OPERATOR, uuid.UUID(agent_id).hex, day, when.isoformat() if when else None
+    )
+    ReadTrail(projector.store).record("cli", "cli:audit replay", [uuid.UUID(agent_id).hex])
+    table = Table("position", "effective", "recorded", "kind", "hours", "balance", "by")
+    for m in result["movements"]:
+        table.add_row(
+            str(m["position"]),
+            m["effective_date"],
+            m["recorded_at"][:19],
+            m["kind"],
+            str(m["hours"]),
+            str(m["balance_after"]),
+            str(m["provenance"]["principal"]),
+        )
+    console.print(table)
+    console.print(f"balance from the events: {result['balance']} h, reserve {result['reserve']} h")
+    if (shown["balance"], shown["reserve"]) != (result["balance"], result["reserve"]):
+        console.print(f"[red]the views show {shown['balance']} h, reserve {shown['reserve']} h")
+        raise typer.Exit(1)
+    console.print("[green]the views agree")
+
+
+@audit_app.command("trail")
+def audit_trail(
+    agent_id: str | None = typer.Option(None, "--agent", help="Who saw this agent"),
+    principal: str | None = typer.Option(None, "--principal", help="What this principal saw"),
+) -> None:
+    """The read trail: who saw an agent, or what a principal saw."""
+    import uuid
+
+    from projections.store import ViewStore
+    from projections.trail import ReadTrail
+
+    if not agent_id and not principal:
+        raise typer.BadParameter("give --agent or --principal")
+    rows = ReadTrail(ViewStore(Ledger().settings)).query(
+        uuid.UUID(agent_id).hex if agent_id else None, principal
+    )
+    table = Table("at", "principal", "via", "agent")
+    for row in rows:
+        table.add_row(row["at"][:19], row["principal"], row["via"], row["agent_id"])
+    console.print(table)
+
+
+@db_app.command("setup")
+def db_setup(
+    app_role: str = typer.Option("cpf_app", help="The service's role, to create or update"),
+    password: str | None = typer.Option(None, help="Its password (or set it yourself)"),
+) -> None:
+    """As the database owner: create the tables, then the service's role, which may append
+    events but never UPDATE, DELETE or TRUNCATE them. Run the service with
+    LEDGER_CREATE_TABLES=false and the role in LEDGER_DATABASE_URL."""
+    from ledger.stores import create_app_role
+
+    ledger = Ledger()
+    if not ledger.settings.database_url:
+        raise typer.BadParameter("LEDGER_DATABASE_URL must name the PostgreSQL database")
+    Projector(ledger)
+    create_app_role(
+        ledger.settings.database_url,
+        app_role,
+        password,
+        getattr(ledger.recorder, "events_table_name", "ledger_events"),
+    )
+    console.print(f"tables ready; role {app_role} may append events and never change them")

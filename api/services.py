@@ -11,6 +11,7 @@ from ledger.access_service import AccessService
 from ledger.application import Ledger
 from projections.queries import Queries
 from projections.runner import Projector
+from projections.trail import CheckpointStore, ReadTrail
 
 
 @dataclass
@@ -20,6 +21,8 @@ class Services:
     projector: Projector
     queries: Queries
     idempotency: IdempotencyStore
+    trail: ReadTrail
+    checkpoints: CheckpointStore
 
 
 def services(request: Request) -> Services:

@@ -195,3 +195,66 @@ def check_checkpoint(recorder: Any, checkpoint: Checkpoint, trusted_key: str | N
     if rows[0][2].hex() != checkpoint.chain:
         return f"the chain at position {checkpoint.position} differs from the checkpoint"
     return None
+
+
+def chain_existing(recorder: Any, progress: Callable[[int], None] | None = None) -> int:
+    """Migration: chain the events recorded before the chain existed (or after its last row).
+
+    Run once, with writers stopped; returns how many events were chained.
+    """
+    from ledger.stores import insert_chain_rows
+
+    last = select_last_chain(recorder)
+    after, previous = last if last else (0, GENESIS)
+    done = 0
+    while events := list(recorder.select_notifications(after, PAGE, inclusive_of_start=False)):
+        rows = []
+        for event in events:
+            digest = record_digest(
+                event.originator_id, event.originator_version, event.topic, event.state
+            )
+            previous = next_chain(previous, event.id, digest)
+            rows.append((event.id, digest, previous))
+        insert_chain_rows(recorder, rows)
+        after, done = events[-1].id, done + len(events)
+        if progress:
+            progress(after)
+    return done
+
+
+def select_last_chain(recorder: Any) -> tuple[int, bytes] | None:
+    from ledger.stores import last_chain_row
+
+    return last_chain_row(recorder)
+
+
+def replay_agent(
+    ledger: Any, agent_id: Any, as_of: Any = None, known_at: datetime | None = None
+) -> dict[str, Any]:
+    """An agent's counter and history from its events (not the views): as of an effective date,
+    as known at a recorded time, with each movement's provenance."""
+    from ledger.stores import select_positioned_events_of
+
+    history, balance, reserve = [], 0, 0
+    for position, stored in select_positioned_events_of(ledger.recorder, [agent_id]):
+        event = ledger.mapper.to_domain_event(stored)
+        if as_of is not None and event.effective_date > as_of:
+            continue
+        if known_at is not None and event.timestamp > known_at:
+            continue
+        balance += event.counter_change()
+        reserve += event.reserve_change()
+        history.append(
+            {
+                "position": position,
+                "version": event.originator_version,
+                "kind": type(event).__name__,
+                "effective_date": event.effective_date.isoformat(),
+                "recorded_at": event.timestamp.isoformat(),
+                "hours": event.counter_change(),
+                "reserve_hours": event.reserve_change(),
+                "balance_after": balance,
+                "provenance": event.provenance,
+            }
+        )
+    return {"agent_id": agent_id.hex, "balance": balance, "reserve": reserve, "movements": history}

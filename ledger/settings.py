@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     audit_signing_key: SecretStr | None = Field(
         default=None, description="Ed25519 private key (64 hex digits) that signs checkpoints"
     )
+    create_tables: bool = Field(
+        default=True,
+        description="Create the event tables at start-up; off when the service runs as the "
+        "application role and an owner set the database up (`cpf-ledger db setup`)",
+    )
     db_connect_timeout: int = Field(default=5, ge=1, description="Seconds to wait for a connection")
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)

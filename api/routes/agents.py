@@ -17,6 +17,7 @@ from api.routes.common import (
     MinPosition,
     mask_nir,
     provenance,
+    saw,
     utc_iso,
     wait_for_views,
     written,
@@ -82,8 +83,12 @@ def register_agent(
     response_model=AgentRef,
     summary="The agent id of a NIR and birth name (POST: a NIR never goes in a URL)",
 )
-def lookup_agent(body: AgentLookup, principal: Authenticated, svc: Svc) -> AgentRef:
-    return AgentRef(agent_id=svc.ledger.find_agent(body.nir, body.birth_name).hex)
+def lookup_agent(
+    body: AgentLookup, request: Request, principal: Authenticated, svc: Svc
+) -> AgentRef:
+    agent_id = svc.ledger.find_agent(body.nir, body.birth_name).hex
+    saw(request, svc, principal, [agent_id])
+    return AgentRef(agent_id=agent_id)
 
 
 @router.get(
@@ -93,6 +98,7 @@ def lookup_agent(body: AgentLookup, principal: Authenticated, svc: Svc) -> Agent
 )
 def balance(
     agent_id: UUID,
+    request: Request,
     principal: Authenticated,
     svc: Svc,
     as_of: Annotated[
@@ -104,7 +110,9 @@ def balance(
     min_position: MinPosition = None,
 ) -> object:
     wait_for_views(svc, min_position)
-    return svc.queries.balance(principal, agent_id.hex, as_of, utc_iso(known_at))
+    result = svc.queries.balance(principal, agent_id.hex, as_of, utc_iso(known_at))
+    saw(request, svc, principal, [agent_id.hex])
+    return result
 
 
 @router.get(
@@ -114,6 +122,7 @@ def balance(
 )
 def movements(
     agent_id: UUID,
+    request: Request,
     principal: Authenticated,
     svc: Svc,
     cursor: str | None = None,
@@ -129,15 +138,17 @@ def movements(
     items, next_cursor = svc.queries.movements(
         principal, agent_id.hex, cursor, limit, from_date, to_date, kind, as_of, utc_iso(known_at)
     )
+    saw(request, svc, principal, [agent_id.hex])
     return MovementPage.model_validate({"items": items, "next_cursor": next_cursor})
 
 
 @router.get(
     "/{agent_id}/identity", response_model=Identity, summary="The agent's identity (the NIR masked)"
 )
-def identity(agent_id: UUID, principal: Authenticated, svc: Svc) -> Identity:
+def identity(agent_id: UUID, request: Request, principal: Authenticated, svc: Svc) -> Identity:
     svc.queries.check_visible(principal, agent_id.hex)
     found = svc.ledger.identity(agent_id)
+    saw(request, svc, principal, [agent_id.hex])
     return Identity(
         agent_id=agent_id.hex,
         nir_masked=mask_nir(found.nir),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -78,3 +79,23 @@ def utc_iso(moment: datetime | None) -> str | None:
 def mask_nir(nir: str) -> str:
     """Enough of a NIR to recognise it, never the NIR itself: no response carries a NIR."""
     return nir[0] + "*" * 10 + nir[-4:]
+
+
+def saw(request: Request, svc: Services, principal: Principal, agent_ids: Iterable[str]) -> None:
+    """Keep in the read trail that ``principal`` saw these agents through this route."""
+    route = request.scope.get("route")
+    via = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    svc.trail.record(principal.label, via, agent_ids)
+
+
+def trailed(
+    request: Request, svc: Services, principal: Principal, rows: Iterable[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """Pass streamed export rows through, keeping each agent they show in the read trail."""
+    noted: set[str] = set()
+    for row in rows:
+        agent_id = row["agent_id"]
+        if agent_id not in noted:
+            noted.add(agent_id)
+            saw(request, svc, principal, [agent_id])
+        yield row

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import Authenticated
 from api.exports import CSV_TYPE, XLSX_TYPE, export_response
+from api.routes.common import saw, trailed
 from api.schemas import BalancePage, MovementPage
 from api.services import Services, services
 from ledger.identifiers import Siret
@@ -56,8 +57,11 @@ def employer_agents(
     fmt = _format(format, request)
     if fmt != "json":
         rows = svc.queries.iter_employer_agents(principal, value, year)
-        return export_response(fmt, f"cpf-{value}-{year}", EXPORT_COLUMNS, rows)
+        return export_response(
+            fmt, f"cpf-{value}-{year}", EXPORT_COLUMNS, trailed(request, svc, principal, rows)
+        )
     items, next_cursor = svc.queries.employer_agents(principal, value, year, cursor, limit)
+    saw(request, svc, principal, [item["agent_id"] for item in items])
     return BalancePage.model_validate({"items": items, "next_cursor": next_cursor})
 
 
@@ -68,6 +72,7 @@ def employer_agents(
 )
 def employer_movements(
     siret: str,
+    request: Request,
     principal: Authenticated,
     svc: Svc,
     cursor: str | None = None,
@@ -78,4 +83,5 @@ def employer_movements(
     items, next_cursor = svc.queries.employer_movements(
         principal, Siret.parse(siret).value, cursor, limit, from_date, to_date
     )
+    saw(request, svc, principal, [item["agent_id"] for item in items])
     return MovementPage.model_validate({"items": items, "next_cursor": next_cursor})

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Authenticated, require_operator, require_writer
 from api.exports import csv_lines, export_response
 from api.problems import ApiProblem
+from api.routes.common import saw, trailed
 from api.services import Services, services
 from ledger import errors
 from ledger.access import Role
@@ -91,11 +92,13 @@ async def deposit(
 @router.get("/decrement-files/{deposit_id}", summary="A deposit's report (JSON, or CSV)")
 def deposit_report(
     deposit_id: uuid.UUID,
+    request: Request,
     principal: Authenticated,
     svc: Svc,
     format: Literal["json", "csv"] = "json",
 ) -> object:
     found = _deposit_from(svc, principal, deposit_id)
+    saw(request, svc, principal, [line["agent_id"] for line in found.lines if line.get("agent_id")])
     if format == "csv":
         return StreamingResponse(
             csv_lines(REPORT_COLUMNS, found.lines),
@@ -186,6 +189,7 @@ def campaign_status(campaign_id: str, principal: Authenticated) -> object:
 )
 def extraction(
     siret: str,
+    request: Request,
     principal: Authenticated,
     svc: Svc,
     year: Annotated[int, Query(ge=2017, le=2100)],
@@ -194,4 +198,9 @@ def extraction(
     value = Siret.parse(siret).value
     svc.queries.check_siret(principal, value)
     rows = extraction_rows(svc.queries, svc.ledger, principal, value, year)
-    return export_response(format, f"extraction-{value}-{year}", EXTRACTION_COLUMNS, rows)
+    return export_response(
+        format,
+        f"extraction-{value}-{year}",
+        EXTRACTION_COLUMNS,
+        trailed(request, svc, principal, rows),
+    )

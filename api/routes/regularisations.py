@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import Authenticated, require_operator, require_writer
 from api.idempotency import IdempotencyKey, idempotent
-from api.routes.common import provenance, written
+from api.routes.common import provenance, saw, written
 from api.schemas import (
     Regularisation,
     RegularisationPage,
@@ -86,6 +86,7 @@ def submit(
     summary="Regularisation requests (an employer sees its SIRETs' requests)",
 )
 def list_requests(
+    request: Request,
     principal: Authenticated,
     svc: Svc,
     status: Annotated[str | None, Query(max_length=20)] = None,
@@ -93,12 +94,15 @@ def list_requests(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> RegularisationPage:
     items, next_cursor = svc.queries.regularisations(principal, status, cursor, limit)
+    saw(request, svc, principal, [item["agent_id"] for item in items])
     return RegularisationPage.model_validate({"items": items, "next_cursor": next_cursor})
 
 
 @router.get("/{request_id}", response_model=Regularisation, summary="One request and its status")
-def get_request(request_id: UUID, principal: Authenticated, svc: Svc) -> object:
-    return _visible(svc, principal, request_id)
+def get_request(request_id: UUID, request: Request, principal: Authenticated, svc: Svc) -> object:
+    found = _visible(svc, principal, request_id)
+    saw(request, svc, principal, [str(found["agent_id"])])
+    return found
 
 
 @router.post(

@@ -399,6 +399,26 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict[str, int]]] = {
         lambda w, p: (f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}", None),
         reads_agent_a(),
     ),
+    ("GET", "/v1/audit/agents/{agent_id}/replay"): (
+        lambda w, p: (f"/v1/audit/agents/{w.agent_a}/replay?as_of={LAST_YEAR}-12-31", None),
+        readers_of_everything(),
+    ),
+    ("GET", "/v1/audit/verification"): (
+        lambda w, p: ("/v1/audit/verification", None),
+        readers_of_everything(),
+    ),
+    ("GET", "/v1/audit/checkpoints"): (
+        lambda w, p: ("/v1/audit/checkpoints", None),
+        readers_of_everything(),
+    ),
+    ("POST", "/v1/audit/checkpoints"): (
+        lambda w, p: ("/v1/audit/checkpoints", None),
+        outcome(403, operator=201, auditor=201),
+    ),
+    ("GET", "/v1/audit/trail"): (
+        lambda w, p: (f"/v1/audit/trail?agent_id={w.agent_a}", None),
+        readers_of_everything(),
+    ),
     ("GET", "/v1/projections"): (lambda w, p: ("/v1/projections", None), readers_of_everything()),
     ("POST", "/v1/projections/rebuild"): (
         lambda w, p: ("/v1/projections/rebuild", {"view": "balances"}),
@@ -447,3 +467,68 @@ def test_route_answers_each_caller_as_expected(world: World, route: tuple[str, s
         if response.status_code >= 400:
             assert response.headers["content-type"].startswith("application/problem+json")
     assert seen == expected
+
+
+# Routes that show an agent's personal data must leave a line in the read trail; the others say
+# why they do not. A new route in neither set fails the first test below.
+TRAILED = {
+    ("POST", "/v1/agents/lookup"),
+    ("GET", "/v1/agents/{agent_id}/balance"),
+    ("GET", "/v1/agents/{agent_id}/movements"),
+    ("GET", "/v1/agents/{agent_id}/identity"),
+    ("GET", "/v1/employers/{siret}/agents"),
+    ("GET", "/v1/employers/{siret}/movements"),
+    ("GET", "/v1/employers/{siret}/extraction"),
+    ("GET", "/v1/regularisations"),
+    ("GET", "/v1/regularisations/{request_id}"),
+    ("GET", "/v1/decrement-files/{deposit_id}"),
+    ("GET", "/v1/audit/agents/{agent_id}/events"),
+    ("GET", "/v1/audit/agents/{agent_id}/replay"),
+}
+NOT_PERSONAL = {
+    # documentation and operations
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/v1/projections"),
+    # who the caller is, establishments and their users
+    ("GET", "/v1/me"),
+    ("GET", "/v1/establishments/{siret}"),
+    # audit tooling over the log as a whole, and the trail itself
+    ("GET", "/v1/audit/verification"),
+    ("GET", "/v1/audit/checkpoints"),
+    ("GET", "/v1/audit/trail"),
+    ("GET", "/v1/campaigns/{campaign_id}"),
+}
+
+
+def test_every_read_route_is_trailed_or_says_why_not(world: World) -> None:
+    reads = {route for route in app_routes(world) if route[0] == "GET"} | {
+        ("POST", "/v1/agents/lookup")
+    }
+    assert reads == TRAILED | NOT_PERSONAL
+
+
+@pytest.mark.parametrize("route", sorted(TRAILED), ids=lambda r: f"{r[0]} {r[1]}")
+def test_a_read_of_personal_data_is_in_the_trail(world: World, route: tuple[str, str]) -> None:
+    factory, _ = ROUTES[route]
+    regularisation_request(world)  # so that the list of requests shows an agent
+    for who in ("operator", "own_consultation"):
+        path, body = factory(world, who)
+        before = services(world).trail.query(principal=principal_label(world, who))
+        response = world.call(who, route[0], path, json=body)
+        if response.status_code != 200:
+            continue  # not allowed to this caller: nothing seen
+        after = services(world).trail.query(principal=principal_label(world, who))
+        new = after[len(before) :]
+        assert new, f"{route} left no trail for {who}"
+        assert {line["via"] for line in new} == {f"{route[0]} {route[1]}"}
+        assert world.agent_a in {line["agent_id"] for line in new}
+
+
+def principal_label(world: World, who: str) -> str:
+    me = world.call(who, "GET", "/v1/me").json()
+    return f"{me['role']}:{me['key_id']}"

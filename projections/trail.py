@@ -1,0 +1,91 @@
+"""Who read which agent's personal data, when, and through what: an append-only trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from projections.store import ViewStore
+
+TRAIL_COLUMNS = ("id", "at", "principal", "via", "agent_id")
+
+
+class ReadTrail:
+    """The read trail, kept beside the views."""
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+        key = "BIGSERIAL PRIMARY KEY" if store.is_postgres else "INTEGER PRIMARY KEY AUTOINCREMENT"
+        with store.transaction() as cur:
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS read_trail (id {key}, at TEXT NOT NULL, "
+                "principal TEXT NOT NULL, via TEXT NOT NULL, agent_id TEXT NOT NULL)"
+            )
+            cur.execute("CREATE INDEX IF NOT EXISTS read_trail_agent ON read_trail (agent_id, id)")
+            cur.execute(
+                "CREATE INDEX IF NOT EXISTS read_trail_principal ON read_trail (principal, id)"
+            )
+
+    def record(self, principal: str, via: str, agent_ids: Iterable[str]) -> None:
+        """Note that ``principal`` saw these agents through ``via`` (a route or a command)."""
+        at = datetime.now(UTC).isoformat()
+        rows = [(at, principal, via, agent_id) for agent_id in dict.fromkeys(agent_ids)]
+        if rows:
+            with self.store.transaction() as cur:
+                cur.executemany(
+                    "INSERT INTO read_trail (at, principal, via, agent_id) VALUES (%s, %s, %s, %s)",
+                    rows,
+                )
+
+    def query(
+        self,
+        agent_id: str | None = None,
+        principal: str | None = None,
+        after: int = 0,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        """Who saw an agent, or what a principal saw, oldest first."""
+        where, params = "id > %s", list[Any]([after])
+        if agent_id:
+            where += " AND agent_id = %s"
+            params.append(agent_id)
+        if principal:
+            where += " AND principal = %s"
+            params.append(principal)
+        with self.store.transaction(write=False) as cur:
+            rows = cur.execute(
+                f"SELECT {', '.join(TRAIL_COLUMNS)} FROM read_trail WHERE {where} "
+                "ORDER BY id LIMIT %s",
+                (*params, limit),
+            ).fetchall()
+        return [dict(zip(TRAIL_COLUMNS, row, strict=True)) for row in rows]
+
+
+class CheckpointStore:
+    """Signed checkpoints taken so far (auditors also keep the exported files elsewhere)."""
+
+    COLUMNS = ("position", "chain", "created_at", "public_key", "signature")
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+        with store.transaction() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS audit_checkpoints (position BIGINT NOT NULL, "
+                "chain TEXT NOT NULL, created_at TEXT PRIMARY KEY, public_key TEXT NOT NULL, "
+                "signature TEXT NOT NULL)"
+            )
+
+    def add(self, checkpoint: dict[str, Any]) -> None:
+        with self.store.transaction() as cur:
+            cur.execute(
+                "INSERT INTO audit_checkpoints VALUES (%s, %s, %s, %s, %s)",
+                tuple(checkpoint[c] for c in self.COLUMNS),
+            )
+
+    def all(self) -> list[dict[str, Any]]:
+        with self.store.transaction(write=False) as cur:
+            rows = cur.execute(
+                f"SELECT {', '.join(self.COLUMNS)} FROM audit_checkpoints ORDER BY created_at"
+            ).fetchall()
+        return [dict(zip(self.COLUMNS, row, strict=True)) for row in rows]
