@@ -48,6 +48,7 @@ def build_population(url: str, agents: int) -> tuple[str, float]:
             (receipt.agent_id,),
         ).fetchall()
         conn.execute(f"DELETE FROM {table}")
+        conn.execute("DELETE FROM event_chain")  # the population is written unchained
     old_id = receipt.agent_id
     started = time.perf_counter()
     with (

@@ -9,7 +9,7 @@ any event is triggered: nothing is recorded.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -144,7 +144,9 @@ class Agent(Aggregate):
         identity: dict[str, Any]
 
         def update(self, agent: Agent) -> None:
-            agent.identity = Identity(**self.identity)
+            agent.stored_identity = self.identity
+            if "sealed" not in self.identity:
+                agent.identity = Identity(**self.identity)
 
     class AcquisitionLineRecorded(Event):
         """Alimentation: one declaration line (year × SIRET); credits the year's difference."""
@@ -260,7 +262,8 @@ class Agent(Aggregate):
     # ------------------------------------------------------------------ state
 
     def __init__(self) -> None:
-        self.identity: Identity | None = None  # set by the registration event
+        self.identity: Identity | None = None  # set by the registration event, unless sealed
+        self.stored_identity: dict[str, Any] = {}
         self.balance = 0
         self.status = Status.OPEN
         self.low_qualification_from: int | None = None
@@ -277,20 +280,27 @@ class Agent(Aggregate):
 
     @classmethod
     def register(
-        cls, agent_id: UUID, identity: Identity, effective_date: date, provenance: Provenance
+        cls,
+        agent_id: UUID,
+        identity: Identity,
+        effective_date: date,
+        provenance: Provenance,
+        seal: Callable[[dict[str, Any]], dict[str, Any]] = lambda record: record,
     ) -> Agent:
-        """Create the agent's counter with its identity."""
+        """Create the agent's counter with its identity (sealed at rest by ``seal``)."""
         if not identity.birth_name.strip() or not identity.first_name.strip():
             raise errors.InvalidInput("birth name and first name are required")
         return cls._create(
             cls.Registered,
             id=agent_id,
-            identity={
-                "nir": identity.nir,
-                "birth_name": identity.birth_name.strip(),
-                "first_name": identity.first_name.strip(),
-                "birth_date": identity.birth_date,
-            },
+            identity=seal(
+                {
+                    "nir": identity.nir,
+                    "birth_name": identity.birth_name.strip(),
+                    "first_name": identity.first_name.strip(),
+                    "birth_date": identity.birth_date,
+                }
+            ),
             effective_date=effective_date,
             provenance=provenance.as_dict(),
         )

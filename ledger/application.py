@@ -10,7 +10,7 @@ import itertools
 import random
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -24,6 +24,7 @@ from ledger import commands as cmd
 from ledger import errors
 from ledger.agent import Agent, ClosureReason, Identity, Receipt
 from ledger.identifiers import Nir, Siret, agent_id_for
+from ledger.identity_cipher import IdentityCipher
 from ledger.provenance import Provenance
 from ledger.settings import Settings
 from ledger.stores import event_store_env, select_events_of
@@ -64,6 +65,8 @@ class Ledger(Application[UUID]):
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.id_key = self.settings.agent_id_key
+        keys = self.settings.identity_keys
+        self.cipher = IdentityCipher.parse(keys.get_secret_value() if keys else None)
         super().__init__(env=event_store_env(self.settings))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -97,8 +100,11 @@ class Ledger(Application[UUID]):
         events = list(self.events.get(agent_id, lte=1))
         if not events:
             raise errors.AgentNotFound("no such agent")
-        data = events[0].identity  # type: ignore[attr-defined]
-        return Identity(**data)
+        return Identity(**self.cipher.open(events[0].identity))  # type: ignore[attr-defined]
+
+    def identity_of(self, agent: Agent) -> Identity:
+        """The identity of a loaded agent (opened if sealed at rest)."""
+        return agent.identity or Identity(**self.cipher.open(agent.stored_identity))
 
     def load_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, Agent]:
         """Many agents replayed from one query (the bulk path's batch read)."""
@@ -119,7 +125,7 @@ class Ledger(Application[UUID]):
         command = command.with_fingerprint()
         for attempt in itertools.count(1):
             agents = self.load_agents([command.agent_id])
-            receipt = _run(command, agents)
+            receipt = _run(command, agents, self.cipher.seal)
             agent = agents.get(command.agent_id)
             if receipt.replayed or agent is None:
                 return receipt
@@ -153,7 +159,9 @@ class Ledger(Application[UUID]):
             outcomes = []
             for command in chunk:
                 try:
-                    outcomes.append(BulkOutcome(command, _run(command, agents), None))
+                    outcomes.append(
+                        BulkOutcome(command, _run(command, agents, self.cipher.seal), None)
+                    )
                 except errors.DomainError as error:
                     outcomes.append(BulkOutcome(command, None, error))
             try:
@@ -353,12 +361,16 @@ class Ledger(Application[UUID]):
         )
 
 
-def _run(command: cmd.Command, agents: dict[UUID, Agent]) -> Receipt:
+def _run(
+    command: cmd.Command,
+    agents: dict[UUID, Agent],
+    seal: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Receipt:
     """Apply one command to the agents of a chunk (creating the agent on registration)."""
     agent = agents.get(command.agent_id)
     if isinstance(command, cmd.RegisterAgent):
         if agent is None:
-            agent = command.create()
+            agent = command.create(seal)
             agents[command.agent_id] = agent
             return agent.receipt(agent.pending_events[-1])  # type: ignore[arg-type]
         previous = agent.previous_outcome(command.provenance)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
@@ -52,8 +53,10 @@ class RegisterAgent(Command):
     effective_date: date
     if_absent: bool = False
 
-    def create(self) -> Agent:
-        return Agent.register(self.agent_id, self.identity, self.effective_date, self.provenance)
+    def create(self, seal: Callable[[dict[str, Any]], dict[str, Any]]) -> Agent:
+        return Agent.register(
+            self.agent_id, self.identity, self.effective_date, self.provenance, seal
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -258,11 +258,7 @@ def deposit_file(
         commands = []
         for item in parsed:
             agent = agents.get(item.agent_id)
-            if (
-                agent is None
-                or agent.identity is None
-                or not agent.identity.matches(item.nir, item.birth_name)
-            ):
+            if agent is None or not ledger.identity_of(agent).matches(item.nir, item.birth_name):
                 reports[item.number] = _rejected(
                     item.number,
                     errors.AgentNotFound("no registered agent with this NIR and birth name"),

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         description="Create the event tables at start-up; off when the service runs as the "
         "application role and an owner set the database up (`cpf-ledger db setup`)",
     )
+    identity_keys: SecretStr | None = Field(
+        default=None,
+        description="AES-256 keys sealing identities at rest: id:64-hex-digits[,older...]",
+    )
     db_connect_timeout: int = Field(default=5, ge=1, description="Seconds to wait for a connection")
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)

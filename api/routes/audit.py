@@ -52,7 +52,7 @@ def agent_events(
             position, event.originator_id, event.originator_version, event.topic, event.state
         )
         fields = {k: v for k, v in movement.fields.items() if k not in ("provenance", "timestamp")}
-        if "identity" in fields:
+        if "nir" in fields.get("identity", {}):
             fields["identity"] = {**fields["identity"], "nir": mask_nir(fields["identity"]["nir"])}
         result.append(
             {
