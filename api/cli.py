@@ -6,7 +6,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -168,11 +170,23 @@ def projections_check(
 
 
 @projections_app.command("run")
-def projections_run() -> None:
+def projections_run(
+    checkpoint_every: int = typer.Option(
+        0, min=0, help="Also sign an audit checkpoint every N minutes (0: never)"
+    ),
+) -> None:
     """Follow the event log and keep the live views up to date (the projection worker)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    projector = Projector(Ledger())
+    ledger = Ledger()
+    projector = Projector(ledger)
+    if checkpoint_every:
+        threading.Thread(
+            target=_checkpoints,
+            args=(ledger, projector, stop, checkpoint_every),
+            name="checkpoints",
+            daemon=True,
+        ).start()
     console.print("projection worker following the event log (Ctrl-C to stop)")
     try:
         projector.follow(stop)
@@ -306,6 +320,22 @@ def decrements_deposit(
         console.print(f"report written to {report_csv}")
 
 
+def _checkpoints(ledger: Ledger, projector: Projector, stop: threading.Event, minutes: int) -> None:
+    """Sign a checkpoint every ``minutes`` while the worker runs."""
+    from dataclasses import asdict
+
+    from ledger.audit import make_checkpoint, private_key
+    from projections.trail import CheckpointStore
+
+    store = CheckpointStore(projector.store)
+    key = private_key(ledger.settings.checkpoint_signing_seed)
+    while not stop.wait(minutes * 60):
+        try:
+            store.add(asdict(make_checkpoint(ledger.recorder, key)))
+        except ValueError as error:  # a broken chain is not signed: say so loudly
+            console.print(f"[red]no checkpoint: {error}")
+
+
 @app.command("export")
 def export(
     siret: str,
@@ -325,8 +355,22 @@ def export(
     projector = Projector(ledger)
     projector.catch_up()
     try:
-        rows = extraction_rows(
-            Queries(projector.store), ledger, CLI_OPERATOR, Siret.parse(siret).value, year
+        from projections.trail import ReadTrail
+
+        trail = ReadTrail(projector.store)
+
+        def trailed(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            seen: set[str] = set()
+            for row in rows:
+                if row["agent_id"] not in seen:
+                    seen.add(row["agent_id"])
+                    trail.record("cli", "cli:export", [row["agent_id"]])
+                yield row
+
+        rows = trailed(
+            extraction_rows(
+                Queries(projector.store), ledger, CLI_OPERATOR, Siret.parse(siret).value, year
+            )
         )
         chunks = xlsx_chunks(COLUMNS, rows) if format == "xlsx" else csv_lines(COLUMNS, rows)
         out = output.open("wb") if output else sys.stdout.buffer
