@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
-from api import problems
+from api import observability, problems
 from api.idempotency import IdempotencyStore
 from api.routes import (
     access,
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = Ledger(settings)
+        ledger.on_recorded = observability.EVENTS.inc
         projector = Projector(ledger)
         app.state.services = Services(
             ledger=ledger,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    observability.install(app)
 
     @app.middleware("http")
     async def limit_body(

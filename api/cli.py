@@ -80,7 +80,10 @@ def serve(
     """Serve the HTTP API with uvicorn (store chosen by LEDGER_DATABASE_URL)."""
     import uvicorn
 
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers)
+    from api.observability import configure_logging
+
+    configure_logging()
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_config=None)
 
 
 def _view_names(view: str | None) -> list[str]:

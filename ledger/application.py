@@ -69,6 +69,14 @@ class Ledger(Application[UUID]):
         self.cipher = IdentityCipher.parse(keys.get_secret_value() if keys else None)
         super().__init__(env=event_store_env(self.settings))
 
+    on_recorded: Callable[[int], None] = staticmethod(lambda count: None)
+    """Called with the number of events each save() recorded (metrics hook)."""
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        self.on_recorded(len(recordings))
+        return recordings
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())

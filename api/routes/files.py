@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Authenticated, require_operator, require_writer
 from api.exports import csv_lines, export_response
+from api.observability import BULK_LINES
 from api.problems import ApiProblem
 from api.routes.common import saw, trailed
 from api.services import Services, services
@@ -86,6 +87,8 @@ async def deposit(
         result = await run_in_threadpool(
             deposit_file, svc.ledger, path, filename, principal.label, scope, sirets
         )
+    for status in ("applied", "rejected"):
+        BULK_LINES.labels("decrement_file", status).inc(result.summary()[status])
     return {**result.summary(), "report": result.lines}
 
 
@@ -151,6 +154,9 @@ async def start_campaign(
                 principal.label,
                 progress=lambda offset, lines: state.update(lines_read=lines),
             )
+            BULK_LINES.labels("campaign", "applied").inc(report.applied)
+            BULK_LINES.labels("campaign", "already_applied").inc(report.already_applied)
+            BULK_LINES.labels("campaign", "rejected").inc(report.rejected_total)
             state.update(
                 status="finished",
                 lines_read=report.lines_read,

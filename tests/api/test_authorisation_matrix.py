@@ -204,6 +204,7 @@ A = "{a}"
 ROUTES: dict[tuple[str, str], tuple[Factory, dict[str, int]]] = {
     ("GET", "/healthz"): (lambda w, p: ("/healthz", None), public()),
     ("GET", "/readyz"): (lambda w, p: ("/readyz", None), public()),
+    ("GET", "/metrics"): (lambda w, p: ("/metrics", None), public()),
     ("GET", "/openapi.json"): (lambda w, p: ("/openapi.json", None), public()),
     ("GET", "/docs"): (lambda w, p: ("/docs", None), public()),
     ("GET", "/docs/oauth2-redirect"): (lambda w, p: ("/docs/oauth2-redirect", None), public()),
@@ -489,6 +490,7 @@ NOT_PERSONAL = {
     # documentation and operations
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
