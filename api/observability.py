@@ -88,7 +88,7 @@ def install(app: FastAPI) -> None:
                 extra={
                     "fields": {
                         "request_id": rid,
-                    "method": request.method,
+                        "method": request.method,
                         "route": route,
                         "status": status,
                         "ms": round(seconds * 1000, 1),
