@@ -610,15 +610,15 @@ def db_setup(
     app_role: str = typer.Option("cpf_app", help="The service's role, to create or update"),
     password: str | None = typer.Option(None, help="Its password (or set it yourself)"),
 ) -> None:
-    """As the database owner: create the tables, then the service's role, which may append
+    """As the database owner: create the event tables, then the service's role, which may append
     events but never UPDATE, DELETE or TRUNCATE them. Run the service with
     LEDGER_CREATE_TABLES=false and the role in LEDGER_DATABASE_URL."""
     from ledger.stores import create_app_role
 
-    ledger = Ledger()
+    ledger = Ledger()  # creates the event and chain tables, owned by the owner
     if not ledger.settings.database_url:
         raise typer.BadParameter("LEDGER_DATABASE_URL must name the PostgreSQL database")
-    Projector(ledger)
+    # The views' tables are left to the service, which creates and rebuilds them as their owner.
     create_app_role(
         ledger.settings.database_url,
         app_role,
