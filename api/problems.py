@@ -120,19 +120,42 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
+    from eventsourcing.persistence import IntegrityError as VersionConflict
+    from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+    from eventsourcing.persistence import OperationalError as StoreOperationalError
+    from psycopg import InterfaceError, OperationalError
+    from psycopg_pool import PoolTimeout
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Store down, or every connection busy: fail fast, the client retries.
+        return problem(
+            503,
+            "store_unavailable",
+            "the store is unavailable or busy; retry later",
+            {"Retry-After": "1"},
+        )
+
+    for klass in (
+        OperationalError,
+        InterfaceError,
+        PoolTimeout,
+        StoreOperationalError,
+        StoreInterfaceError,
+    ):
+        app.add_exception_handler(klass, unavailable)
+
+    @app.exception_handler(VersionConflict)
+    async def conflict(request: Request, exc: Exception) -> JSONResponse:
+        return problem(
+            409, "concurrent_update", "the agent kept changing under concurrent writes; retry"
+        )
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        from psycopg import OperationalError
-        from psycopg_pool import PoolTimeout
-
-        if isinstance(exc, OperationalError | PoolTimeout):
-            return problem(
-                503,
-                "store_unavailable",
-                "the store is unreachable; retry later",
-                {"Retry-After": "5"},
-            )
         log.error(
-            "unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__
+            "unexpected error on %s %s: %s",
+            request.method,
+            getattr(request.scope.get("route"), "path", "?"),
+            type(exc).__name__,
         )
         return problem(500, "internal_error", "an unexpected error occurred")

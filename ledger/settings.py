@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     db_connect_timeout: int = Field(default=5, ge=1, description="Seconds to wait for a connection")
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=5, ge=0)
-    db_max_waiting: int = Field(default=20, ge=0, description="Requests queued for a connection")
+    db_max_waiting: int = Field(
+        default=40, ge=0, description="Requests queued for a connection (uvicorn runs 40 threads)"
+    )
     projector_in_process: bool | None = Field(
         default=None,
         description="Run the projector inside the API process (default: yes on SQLite, no on PostgreSQL)",

@@ -1,0 +1,219 @@
+"""HTTP load over loopback against uvicorn on PostgreSQL, next to baselines from the same run.
+
+    .venv/bin/python -m bench.api [SECONDS_PER_PHASE] [CONCURRENCY]     (defaults: 10 and 32)
+
+Phases: a no-op endpoint (/healthz), balance reads, history pages (50 movements), decrement
+writes; then the store's raw single-event append rate (one save() per event, in process).
+Prints requests/s with p50/p99 latencies and the ratios; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+
+import httpx
+
+from bench.common import nir, scratch_database
+from ledger import commands as cmd
+from ledger.agent import Identity
+from ledger.application import Ledger
+from ledger.provenance import Channel, Provenance
+from ledger.settings import Settings
+
+AGENTS = 2000
+SIRET = "21750001600019"
+CLI = [sys.executable, "-c", "from api.cli import app; app()"]
+
+
+def populate(ledger: Ledger) -> list[str]:
+    source = Provenance("operator:bench", Channel.CAMPAIGN)
+
+    def commands():  # type: ignore[no-untyped-def]
+        for seq in range(AGENTS):
+            agent_id = ledger.agent_id(nir(seq))
+            yield cmd.RegisterAgent(
+                agent_id=agent_id,
+                identity=Identity(nir(seq), "NOM", "Prenom", date(1980, 1, 1)),
+                effective_date=date(2018, 1, 1),
+                provenance=source,
+            )
+            for year in range(2017, 2025):
+                yield cmd.RecordAcquisitionLine(
+                    agent_id=agent_id,
+                    year=year,
+                    siret=SIRET,
+                    hours_worked=Decimal(1607),
+                    provenance=source,
+                )
+
+    for _ in ledger.execute_many(commands()):
+        pass
+    return [ledger.agent_id(nir(seq)).hex for seq in range(AGENTS)]
+
+
+async def phase(base: str, token: str, seconds: float, concurrency: int, request) -> dict:  # type: ignore[no-untyped-def]
+    latencies: list[float] = []
+    errors = 0
+    statuses: list[int] = []
+    deadline = time.perf_counter() + seconds
+
+    async def client_loop() -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(
+            base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        ) as client:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    response = await request(client)
+                except httpx.TransportError:
+                    errors += 1
+                    statuses.append(0)  # the connection failed
+                    continue
+                latencies.append(time.perf_counter() - started)
+                if response.status_code >= 400:
+                    errors += 1
+                    statuses.append(response.status_code)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": latencies[len(latencies) // 2] * 1000,
+        "p99": latencies[int(len(latencies) * 0.99)] * 1000,
+        "errors": errors,
+        "requests": len(latencies),
+        "statuses": sorted(set(statuses)),
+    }
+
+
+def main(seconds: float, concurrency: int) -> None:
+    with scratch_database() as url:
+        settings = Settings(database_url=url, id_key="b" * 40)
+        ledger = Ledger(settings)
+        agents = populate(ledger)
+        env = {
+            **os.environ,
+            "LEDGER_DATABASE_URL": url,
+            "LEDGER_ID_KEY": "b" * 40,
+            "LEDGER_PROJECTOR_IN_PROCESS": "false",
+        }
+        token = (
+            subprocess.run(
+                [*CLI, "keys", "issue", "--role", "operator", "--name", "b"],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        worker = subprocess.Popen(
+            [*CLI, "projections", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        api_log = open("/tmp/bench-api.log", "w")  # noqa: SIM115 - lives as long as the server
+        api = subprocess.Popen(
+            [*CLI, "serve", "--port", "8091"], env=env, stdout=api_log, stderr=api_log
+        )
+        base = "http://127.0.0.1:8091"
+        try:
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{base}/readyz").json()["lag_events"]["balances"] == 0:
+                        break
+                except (httpx.HTTPError, KeyError, ValueError):
+                    pass
+                time.sleep(0.3)
+            rng = random.Random(1)
+            results = {
+                "no-op /healthz": asyncio.run(
+                    phase(base, token, seconds, concurrency, lambda c: c.get("/healthz"))
+                ),
+                "balance read": asyncio.run(
+                    phase(
+                        base,
+                        token,
+                        seconds,
+                        concurrency,
+                        lambda c: c.get(f"/v1/agents/{rng.choice(agents)}/balance"),
+                    )
+                ),
+                "history page (50)": asyncio.run(
+                    phase(
+                        base,
+                        token,
+                        seconds,
+                        concurrency,
+                        lambda c: c.get(f"/v1/agents/{rng.choice(agents)}/movements?limit=50"),
+                    )
+                ),
+                "decrement write": asyncio.run(
+                    phase(
+                        base,
+                        token,
+                        seconds,
+                        concurrency,
+                        lambda c: c.post(
+                            "/v1/decrements",
+                            json={
+                                "nir": nir(rng.randrange(AGENTS)),
+                                "birth_name": "NOM",
+                                "siret": SIRET,
+                                "hours": 1,
+                                "training": {
+                                    "title": "T",
+                                    "start": "2025-03-01",
+                                    "end": "2025-03-01",
+                                },
+                            },
+                        ),
+                    )
+                ),
+            }
+        finally:
+            for process in (api, worker):
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=10)
+        # The store's raw single-event append: one save() per event, in this process.
+        source = Provenance("operator:bench", Channel.CLI)
+        count, started = 500, time.perf_counter()
+        for seq in range(count):
+            ledger.decrement(ledger.agent_id(nir(seq)), SIRET, 1, date(2025, 4, 1), source)
+        raw_append = count / (time.perf_counter() - started)
+        ledger.close()
+    noop = results["no-op /healthz"]["rps"]
+    print(
+        f"{concurrency} concurrent clients over loopback, {seconds:.0f} s per phase, "
+        f"uvicorn (1 worker) + projection worker on PostgreSQL, {AGENTS} agents"
+    )
+    for name, r in results.items():
+        print(
+            f"  {name:<18} {r['rps']:>8,.0f} req/s  p50 {r['p50']:6.1f} ms  "
+            f"p99 {r['p99']:6.1f} ms  errors {r['errors']} {r['statuses'] or ''}  ratio to no-op {r['rps'] / noop:.2f}"
+        )
+    writes = results["decrement write"]["rps"]
+    print(
+        f"  raw single-event append (one save() per event, in process): {raw_append:,.0f}/s; "
+        f"decrement writes ÷ raw append: {writes / raw_append:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main(
+        float(sys.argv[1]) if len(sys.argv) > 1 else 10.0,
+        int(sys.argv[2]) if len(sys.argv) > 2 else 32,
+    )
