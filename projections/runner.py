@@ -73,6 +73,8 @@ class Projector:
     def setup(self) -> None:
         """Create the bookkeeping tables and a first live generation of every view."""
         with self.store.transaction() as cur:
+            if self.store.is_postgres:  # processes starting together set up one at a time
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext('cpf_projections_setup'))")
             _create_bookkeeping(cur)
             for view in VIEWS.values():
                 if not self._generations(cur, view.name, LIVE):
@@ -311,7 +313,8 @@ class Projector:
             found = {t.view.name: t.view.rows(cur, t.generation) for t in live}
             positions = {t.view.name: t.position for t in live}
         with tempfile.TemporaryDirectory() as scratch_dir:
-            scratch = ViewStore(Settings(data_dir=Path(scratch_dir)))
+            # Always an SQLite file: the environment may name the live database.
+            scratch = ViewStore(Settings(data_dir=Path(scratch_dir), database_url=None))
             with scratch.transaction() as cur:
                 _create_bookkeeping(cur)
                 for name in names:
