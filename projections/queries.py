@@ -88,9 +88,17 @@ def decode_cursor(cursor: str | None) -> Any:
     if not cursor:
         return None
     try:
-        return orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, orjson.JSONDecodeError):
         raise InvalidInput("invalid cursor") from None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | str)
+        or (isinstance(value, int) and not 0 <= value < 2**62)
+        or (isinstance(value, str) and len(value) > 64)
+    ):
+        raise InvalidInput("invalid cursor")
+    return value
 
 
 def _page_limit(limit: int) -> int:

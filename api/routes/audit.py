@@ -35,7 +35,7 @@ def agent_events(
     request: Request,
     principal: Authenticated,
     svc: Svc,
-    after_version: Annotated[int, Query(ge=0)] = 0,
+    after_version: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 500,
 ) -> object:
     require_reader_of_everything(principal)
@@ -159,7 +159,7 @@ def trail(
     svc: Svc,
     agent_id: UUID | None = None,
     seen_by: Annotated[str | None, Query(max_length=200, description="A principal label")] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 500,
 ) -> object:
     require_reader_of_everything(principal)

@@ -19,6 +19,7 @@ MinPosition = Annotated[
     int | None,
     Query(
         ge=0,
+        le=2**62,
         description="Wait (up to 5 s) until the views include this log position: pass "
         "the `position` a write returned to read your own write",
     ),
@@ -58,6 +59,8 @@ def head_position(svc: Services) -> int:
 
 def wait_for_views(svc: Services, position: int | None) -> None:
     """Read-your-writes: block until the views include ``position``; 503 if they lag behind."""
+    if position is not None and position > head_position(svc):
+        raise ApiProblem(422, "unknown_position", "min_position is beyond the end of the log")
     if position is not None and not svc.projector.wait_for(position, timeout=5.0):
         raise ApiProblem(
             503,
