@@ -6,7 +6,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,16 +57,28 @@ CLI = Provenance("cli", Channel.CLI)
 CLI_OPERATOR = Principal(role="operator", name="cli", key_id="cli")
 
 
-def _file_progress(path: Path, unit: str) -> Progress:
-    return Progress(
+@contextmanager
+def _file_progress(path: Path) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over a file's bytes with lines/s and ETA; yields the callback to report
+    (bytes read, lines read)."""
+    started = time.monotonic()
+    with Progress(
         TextColumn(f"[bold]{path.name}"),
         BarColumn(),
         DownloadColumn(),
-        TextColumn("{task.fields[lines]:>10,} " + unit),
-        TextColumn("{task.fields[rate]:>8,.0f} " + unit + "/s"),
+        TextColumn("{task.fields[lines]:>10,} lines"),
+        TextColumn("{task.fields[rate]:>8,.0f} lines/s"),
         TimeRemainingColumn(),
         console=console,
-    )
+    ) as progress:
+        task = progress.add_task(path.name, total=path.stat().st_size, lines=0, rate=0)
+
+        def report(offset: int, lines: int) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            progress.update(task, completed=offset, lines=lines, rate=lines / elapsed)
+
+        yield report
+        progress.update(task, completed=path.stat().st_size)
 
 
 console = Console()
@@ -262,19 +275,11 @@ def campaign_import(
     """Import a campaign file: streamed, applied in chunks, each line exactly once."""
     from ledger.campaign import import_campaign
 
-    started = time.monotonic()
-    with _file_progress(file, "lines") as progress:
-        task = progress.add_task("import", total=file.stat().st_size, lines=0, rate=0)
-
-        def report(offset: int, lines: int) -> None:
-            elapsed = max(time.monotonic() - started, 1e-6)
-            progress.update(task, completed=offset, lines=lines, rate=lines / elapsed)
-
+    with _file_progress(file) as report:
         try:
             result = import_campaign(Ledger(), file, "operator:cli", progress=report)
         except DomainError as error:
             raise _fail(error) from None
-        progress.update(task, completed=file.stat().st_size)
     table = Table("lines read", "applied", "already applied", "rejected")
     table.add_row(
         str(result.lines_read),
@@ -300,14 +305,7 @@ def decrements_deposit(
     from api.exports import csv_lines
     from ledger.deposits import REPORT_COLUMNS, deposit_file
 
-    started = time.monotonic()
-    with _file_progress(file, "lines") as progress:
-        task = progress.add_task("deposit", total=file.stat().st_size, lines=0, rate=0)
-
-        def report(offset: int, lines: int) -> None:
-            elapsed = max(time.monotonic() - started, 1e-6)
-            progress.update(task, completed=offset, lines=lines, rate=lines / elapsed)
-
+    with _file_progress(file) as report:
         try:
             deposit = deposit_file(
                 Ledger(), file, file.name, "operator:cli", "operator", None, progress=report

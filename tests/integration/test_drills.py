@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.factories import make_nir, make_siret
-from tests.integration.test_processes import CLI, free_port
+from tests.integration.test_processes import CLI, free_port, wait_until_healthy
 
 pytestmark = pytest.mark.postgres
 SIRET = make_siret(90)
@@ -47,15 +47,7 @@ class Stack:
             stdout=self.log,
             stderr=self.log,
         )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.05)
+        wait_until_healthy(self.base)
 
     def start_worker(self) -> None:
         self.worker = subprocess.Popen(

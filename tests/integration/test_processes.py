@@ -21,6 +21,19 @@ pytestmark = pytest.mark.postgres
 CLI = [sys.executable, "-c", "from api.cli import app; app()"]
 
 
+def wait_until_healthy(base: str, seconds: float = 20) -> None:
+    """Poll /healthz until the server answers."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"{base} did not start"
+        time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -65,15 +78,7 @@ def processes(environment: dict[str, str], tmp_path: Path) -> Iterator[tuple[str
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
+            wait_until_healthy(base)
             yield base, token, log
         finally:
             for process in (api, worker):
