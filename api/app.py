@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if worker is not None:
                 worker.join(timeout=5)
+            operations.wait_for_rebuilds(timeout=30)
             ledger.close()
 
     app = FastAPI(

@@ -17,6 +17,14 @@ from projections.views import VIEWS
 router = APIRouter(tags=["operations"])
 Svc = Annotated[Services, Depends(services)]
 _rebuild_lock = threading.Lock()
+_rebuilds: list[threading.Thread] = []
+
+
+def wait_for_rebuilds(timeout: float) -> None:
+    """At shutdown: let a running rebuild reach a page boundary (it resumes when started again)."""
+    for thread in _rebuilds:
+        thread.join(timeout)
+    _rebuilds.clear()
 
 
 @router.get("/healthz", summary="The process is up")
@@ -65,5 +73,7 @@ def rebuild(body: RebuildIn, request: Request, principal: Authenticated, svc: Sv
         finally:
             _rebuild_lock.release()
 
-    threading.Thread(target=run, name="rebuild", daemon=True).start()
+    thread = threading.Thread(target=run, name="rebuild", daemon=True)
+    _rebuilds.append(thread)
+    thread.start()
     return {"status": "started", "views": names}
