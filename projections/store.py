@@ -126,16 +126,24 @@ class Cursor:
         rows: Sequence[Sequence[Any]],
         conflict: str = "",
     ) -> None:
-        """Insert ``rows`` (with an ``ON CONFLICT`` clause): one statement over column arrays
-        (``unnest``) on PostgreSQL, ``executemany`` on SQLite. ``columns`` are (name, SQL type)."""
+        """Insert ``rows`` (with an ``ON CONFLICT`` clause): COPY into a staging table and one
+        ``INSERT … SELECT`` on PostgreSQL, ``executemany`` on SQLite. ``columns`` are (name, SQL
+        type)."""
         if not rows:
             return
         names = ", ".join(name for name, _ in columns)
         if self.store.is_postgres:
-            arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+            # COPY into a session-local staging table, then one INSERT … SELECT: COPY's row
+            # formatting runs in C, where building one array per column ran in Python.
+            stage = f"stage_{table}"
             self.raw.execute(
-                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {conflict}",
-                [list(column) for column in zip(*rows, strict=True)],
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS"
+            )
+            with self.raw.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            self.raw.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}"
             )
             return
         marks = ", ".join(["?"] * len(columns))
