@@ -130,6 +130,32 @@ def projections_status() -> None:
     console.print(table)
 
 
+@contextmanager
+def _events_progress(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar over log positions with events/s (since the first report, so a resumed
+    run shows its own pace) and ETA; yields the callback to report (position, log head)."""
+    first: list[tuple[int, float]] = []
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>10,.0f} events/s"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(label, total=total, rate=0)
+
+        def report(position: int, head: int) -> None:
+            if not first:
+                first.append((position, time.monotonic()))
+            elapsed = max(time.monotonic() - first[0][1], 1e-6)
+            progress.update(
+                task, completed=position, total=head, rate=(position - first[0][0]) / elapsed
+            )
+
+        yield report
+
+
 @projections_app.command("rebuild")
 def projections_rebuild(
     view: str | None = typer.Argument(None, help="One view (default: all)"),
@@ -142,25 +168,7 @@ def projections_rebuild(
     names = _view_names(view)
     projector = Projector(Ledger(), page_size=page_size)
     started = time.monotonic()
-    with Progress(
-        TextColumn("[bold]rebuild {task.fields[views]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>10,.0f} events/s"),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("rebuild", total=projector.head(), views=",".join(names), rate=0)
-        first: list[int] = []
-
-        def report(position: int, head: int) -> None:
-            if not first:
-                first.append(position)
-            elapsed = max(time.monotonic() - started, 1e-6)
-            progress.update(
-                task, completed=position, total=head, rate=(position - first[0]) / elapsed
-            )
-
+    with _events_progress(f"rebuild {','.join(names)}", projector.head()) as report:
         try:
             projector.rebuild(names, progress=report)
         except KeyboardInterrupt:
@@ -443,23 +451,9 @@ def audit_verify(
 
     ledger = Ledger()
     head = ledger.recorder.max_notification_id() or 0
-    started = time.monotonic()
-    with Progress(
-        TextColumn("[bold]verify"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>10,.0f} events/s"),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("verify", total=head, rate=0)
-        result = verify_chain(
-            ledger.recorder,
-            progress=lambda position: progress.update(
-                task, completed=position, rate=position / max(time.monotonic() - started, 1e-6)
-            ),
-        )
-        progress.update(task, completed=result.head_position)
+    with _events_progress("verify", head) as report:
+        result = verify_chain(ledger.recorder, progress=lambda position: report(position, head))
+        report(result.head_position, head)
     failures = 0
     if result.first_break:
         b = result.first_break

@@ -23,7 +23,7 @@ from ledger.access import (
     establishment_id,
     key_id_for,
 )
-from ledger.agent import Receipt, missing_attestation_fields
+from ledger.agent import Receipt, check_regularisation
 from ledger.application import VERSION_CONFLICT_RETRIES, Ledger
 from ledger.identifiers import Siret
 from ledger.provenance import Provenance
@@ -178,13 +178,7 @@ class AccessService:
         provenance: Provenance,
     ) -> uuid.UUID:
         """An employer's request; refused at once when the attestation is incomplete."""
-        missing = missing_attestation_fields(attestation)
-        if missing:
-            raise errors.IncompleteAttestation(
-                "the attestation is incomplete: missing " + ", ".join(missing), missing=missing
-            )
-        if isinstance(hours, bool) or not isinstance(hours, int) or hours == 0:
-            raise errors.InvalidHours("a regularisation is a whole, non-zero number of hours")
+        check_regularisation(hours, attestation)
         self.ledger.get_agent(agent_id)
         request = RegularisationRequest.submit(
             uuid.uuid4(),

@@ -464,13 +464,7 @@ class Agent(Aggregate):
         """Correct a year's acquisition (±). Positive corrections stay within the ceiling; negative
         ones cannot remove more than the year was credited."""
         rules.rule_set_for(year)
-        if isinstance(hours, bool) or not isinstance(hours, int) or hours == 0:
-            raise errors.InvalidHours("a regularisation is a whole, non-zero number of hours")
-        missing = missing_attestation_fields(attestation)
-        if missing:
-            raise errors.IncompleteAttestation(
-                "the attestation is incomplete: missing " + ", ".join(missing), missing=missing
-            )
+        check_regularisation(hours, attestation)
         if hours > 0:
             self._check_can_be_credited()
             applied = min(hours, max(0, self.ceiling_for(year) - self.balance))
@@ -615,6 +609,17 @@ class Agent(Aggregate):
 
 
 ATTESTATION_FIELDS = ("signatory", "signature_date", "stamp_present")
+
+
+def check_regularisation(hours: object, attestation: dict[str, Any]) -> None:
+    """A regularisation request is whole non-zero hours with a complete attestation."""
+    missing = missing_attestation_fields(attestation)
+    if missing:
+        raise errors.IncompleteAttestation(
+            "the attestation is incomplete: missing " + ", ".join(missing), missing=missing
+        )
+    if isinstance(hours, bool) or not isinstance(hours, int) or hours == 0:
+        raise errors.InvalidHours("a regularisation is a whole, non-zero number of hours")
 
 
 def missing_attestation_fields(attestation: dict[str, Any]) -> list[str]:
