@@ -1,4 +1,4 @@
-"""The FastAPI application: one Ledger per process, built in the lifespan."""
+"""The FastAPI application: its services built once per process by the composition root."""
 
 from __future__ import annotations
 
@@ -9,24 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from api import observability, problems
-from api.idempotency import IdempotencyStore
-from api.routes import (
-    access,
-    agents,
-    audit,
-    decrements,
-    employers,
-    files,
-    operations,
-    regularisations,
-)
-from api.services import Services
-from ledger.access_service import AccessService
-from ledger.application import Ledger
-from ledger.settings import Settings
-from projections.queries import Queries
-from projections.runner import Projector
-from projections.trail import CheckpointStore, ReadTrail
+from api.access import endpoints as access
+from api.agents import endpoints as agents
+from api.audit import endpoints as audit
+from api.bootstrap import bootstrap
+from api.decrements import endpoints as decrements
+from api.employers import endpoints as employers
+from api.files import endpoints as files
+from api.operations import endpoints as operations
+from api.regularisations import endpoints as regularisations
+from ledger.store.settings import Settings
 
 MAX_BODY_BYTES = 1_000_000
 FILE_ROUTES = {"/v1/decrement-files", "/v1/campaigns"}
@@ -47,23 +39,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ledger = Ledger(settings)
-        ledger.on_recorded = observability.EVENTS.inc
-        projector = Projector(ledger)
-        app.state.services = Services(
-            ledger=ledger,
-            access=AccessService(ledger),
-            projector=projector,
-            queries=Queries(projector.store),
-            idempotency=IdempotencyStore(projector.store),
-            trail=ReadTrail(projector.store),
-            checkpoints=CheckpointStore(projector.store),
-        )
+        svc = app.state.services = bootstrap(settings)
+        svc.ledger.on_recorded = observability.EVENTS.inc
         stop = threading.Event()
         worker = None
         if settings.runs_projector_in_process:
             worker = threading.Thread(
-                target=projector.follow, args=(stop,), name="projector", daemon=True
+                target=svc.projector.follow, args=(stop,), name="projector", daemon=True
             )
             worker.start()
         try:
@@ -72,8 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if worker is not None:
                 worker.join(timeout=5)
-            operations.wait_for_rebuilds(timeout=30)
-            ledger.close()
+            svc.close(timeout=30)
 
     app = FastAPI(
         title="CPF Ledger",

@@ -17,7 +17,7 @@ from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 
 from api.problems import ApiProblem
-from projections.queries import Principal
+from ledger.domain.access import Principal
 from projections.store import ViewStore
 
 IdempotencyKey = Annotated[

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger import errors
+from ledger.domain import errors
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("cpf_ledger.api")
@@ -28,6 +28,9 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.DecrementNotFound: 404,
     errors.RegularisationRequestNotFound: 404,
     errors.DelegationNotFound: 404,
+    errors.DepositNotFound: 404,
+    errors.CampaignNotFound: 404,
+    errors.Forbidden: 403,
     errors.InvalidInput: 422,
     errors.IncompleteAttestation: 422,
     errors.IdempotencyConflict: 409,

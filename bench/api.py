@@ -23,10 +23,10 @@ import httpx
 
 from bench.common import nir, scratch_database
 from ledger import commands as cmd
-from ledger.agent import Identity
 from ledger.application import Ledger
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
+from ledger.domain.agent import Identity
+from ledger.domain.provenance import Channel, Provenance
+from ledger.store.settings import Settings
 
 AGENTS = 2000
 SIRET = "21750001600019"
@@ -192,7 +192,15 @@ def main(seconds: float, concurrency: int) -> None:
         source = Provenance("operator:bench", Channel.CLI)
         count, started = 500, time.perf_counter()
         for seq in range(count):
-            ledger.decrement(ledger.agent_id(nir(seq)), SIRET, 1, date(2025, 4, 1), source)
+            ledger.execute(
+                cmd.Decrement(
+                    agent_id=ledger.agent_id(nir(seq)),
+                    siret=SIRET,
+                    hours=1,
+                    effective_date=date(2025, 4, 1),
+                    provenance=source,
+                )
+            )
         raw_append = count / (time.perf_counter() - started)
         ledger.close()
     noop = results["no-op /healthz"]["rps"]

@@ -21,8 +21,8 @@ from bench.campaign import build_population
 from bench.common import campaign, scratch_database
 from ledger.application import Ledger
 from ledger.audit import chain_existing, verify_chain
-from ledger.settings import Settings
-from ledger.stores import event_store_env
+from ledger.store.recorders import event_store_env
+from ledger.store.settings import Settings
 
 KEY = "b" * 40
 

@@ -14,7 +14,7 @@ import psycopg
 
 from bench.common import campaign, scratch_database
 from ledger.application import Ledger
-from ledger.settings import Settings
+from ledger.store.settings import Settings
 
 
 def main(agents: int = 20_000) -> None:

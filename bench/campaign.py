@@ -18,14 +18,16 @@ import sys
 import tempfile
 import time
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 
 from bench.common import nir, scratch_database
+from ledger import commands as cmd
 from ledger.application import Ledger
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
+from ledger.domain.provenance import Channel, Provenance
+from ledger.store.settings import Settings
 
 SIRET = "21750001600019"
 KEY = "b" * 40
@@ -37,9 +39,21 @@ def build_population(url: str, agents: int) -> tuple[str, float]:
     ledger = Ledger(Settings(database_url=url, id_key=KEY))
     source = Provenance("operator:bench", Channel.CAMPAIGN)
     template_nir = nir(10_000_000 % 800_000)
-    receipt = ledger.register_agent(template_nir, "NOM", "Prenom", date(1980, 1, 1), source)
+    receipt = ledger.execute(
+        cmd.RegisterAgent.for_nir(
+            template_nir, "NOM", "Prenom", date(1980, 1, 1), ledger.id_key, source
+        )
+    )
     for year in (2021, 2022, 2023):
-        ledger.record_acquisition_line(receipt.agent_id, year, SIRET, 1607, source)
+        ledger.execute(
+            cmd.RecordAcquisitionLine(
+                agent_id=receipt.agent_id,
+                year=year,
+                siret=SIRET,
+                hours_worked=Decimal(1607),
+                provenance=source,
+            )
+        )
     table = ledger.recorder.events_table_name
     with psycopg.connect(url) as conn:
         template = conn.execute(
@@ -82,7 +96,7 @@ CHILD = """
 import resource, sys, time
 from pathlib import Path
 from ledger.application import Ledger
-from ledger.campaign import import_campaign
+from ledger.files.campaign import import_campaign
 started = time.perf_counter()
 report = import_campaign(Ledger(), Path(sys.argv[1]), "operator:bench")
 seconds = time.perf_counter() - started

@@ -13,9 +13,9 @@ import psycopg
 from stdnum.fr import nir as stdnum_nir
 
 from ledger import commands as cmd
-from ledger.agent import Identity
 from ledger.application import Ledger
-from ledger.provenance import Channel, Provenance
+from ledger.domain.agent import Identity
+from ledger.domain.provenance import Channel, Provenance
 
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SIRET = "21750001600019"

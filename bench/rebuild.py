@@ -20,10 +20,10 @@ import psycopg
 
 from bench.common import nir, scratch_database
 from ledger import commands as cmd
-from ledger.agent import Identity
 from ledger.application import Ledger
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
+from ledger.domain.agent import Identity
+from ledger.domain.provenance import Channel, Provenance
+from ledger.store.settings import Settings
 from projections.runner import Projector
 
 PAGE_SIZE = 2000

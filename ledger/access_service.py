@@ -10,23 +10,23 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ledger import errors
-from ledger.access import (
+from ledger import commands as cmd
+from ledger.application import VERSION_CONFLICT_RETRIES, Guard, Ledger
+from ledger.domain import errors
+from ledger.domain.access import (
     ApiKey,
     Establishment,
     Profile,
-    RegularisationRequest,
     Role,
     establishment_id,
     key_id_for,
 )
-from ledger.agent import Receipt, check_regularisation
-from ledger.application import VERSION_CONFLICT_RETRIES, Ledger
-from ledger.identifiers import Siret
-from ledger.provenance import Provenance
+from ledger.domain.identifiers import Siret
+from ledger.domain.movements import Receipt, check_regularisation
+from ledger.domain.provenance import Provenance
+from ledger.domain.regularisation import RegularisationRequest
 
 T = TypeVar("T")
 TOKEN_PREFIX = "cpf_"
@@ -47,20 +47,14 @@ class AccessService:
                     raise
         raise AssertionError("unreachable")
 
-    def _get(self, aggregate_id: uuid.UUID, missing: errors.DomainError) -> Any:
-        try:
-            return self.ledger.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise missing from None
-
     # ---------------------------------------------------------- establishments
 
     def establishment(self, siret: str) -> Establishment:
-        found: Establishment = self._get(
+        return self.ledger.aggregate(
             establishment_id(Siret.parse(siret).value),
+            Establishment,
             errors.EstablishmentNotFound("no such establishment"),
         )
-        return found
 
     def register_establishment(
         self, siret: str, name: str, provenance: Provenance
@@ -144,8 +138,7 @@ class AccessService:
         return token, key.id
 
     def key(self, key_id: uuid.UUID) -> ApiKey:
-        found: ApiKey = self._get(key_id, errors.KeyNotFound("no such key"))
-        return found
+        return self.ledger.aggregate(key_id, ApiKey, errors.KeyNotFound("no such key"))
 
     def revoke_key(self, key_id: uuid.UUID, provenance: Provenance) -> None:
         def work() -> None:
@@ -176,10 +169,15 @@ class AccessService:
         attestation: dict[str, Any],
         reason: str,
         provenance: Provenance,
+        guard: Guard | None = None,
     ) -> uuid.UUID:
-        """An employer's request; refused at once when the attestation is incomplete."""
+        """An employer's request; refused at once when the attestation is incomplete.
+
+        ``guard`` checks the caller may act on the agent (judged on its own history)."""
         check_regularisation(hours, attestation)
-        self.ledger.get_agent(agent_id)
+        agent = self.ledger.get_agent(agent_id)
+        if guard is not None:
+            guard(agent)
         request = RegularisationRequest.submit(
             uuid.uuid4(),
             agent_id,
@@ -194,10 +192,11 @@ class AccessService:
         return request.id
 
     def regularisation(self, request_id: uuid.UUID) -> RegularisationRequest:
-        found: RegularisationRequest = self._get(
-            request_id, errors.RegularisationRequestNotFound("no such regularisation request")
+        return self.ledger.aggregate(
+            request_id,
+            RegularisationRequest,
+            errors.RegularisationRequestNotFound("no such regularisation request"),
         )
-        return found
 
     def decide_regularisation(
         self,
@@ -217,20 +216,22 @@ class AccessService:
             raise errors.RegularisationAlreadyDecided(f"this request is already {request.status}")
         receipt = None
         if approve:
-            receipt = self.ledger.regularise_year(
-                request.agent_id,
-                request.year,
-                request.siret,
-                request.hours,
-                request.attestation,
-                Provenance(
-                    provenance.principal,
-                    provenance.channel,
-                    f"regularisation:{request_id}",
-                    idempotency_key=f"regularisation:{request_id}",
-                ),
-                effective_date=effective_date,
-                request_id=str(request_id),
+            receipt = self.ledger.execute(
+                cmd.RegulariseYear(
+                    agent_id=request.agent_id,
+                    year=request.year,
+                    siret=request.siret,
+                    hours=request.hours,
+                    attestation=request.attestation,
+                    effective_date=effective_date or date.today(),
+                    request_id=str(request_id),
+                    provenance=Provenance(
+                        provenance.principal,
+                        provenance.channel,
+                        f"regularisation:{request_id}",
+                        idempotency_key=f"regularisation:{request_id}",
+                    ),
+                )
             )
 
         def work() -> None:

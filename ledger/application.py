@@ -9,25 +9,27 @@ from __future__ import annotations
 import itertools
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from ledger import commands as cmd
-from ledger import errors
-from ledger.agent import Agent, ClosureReason, Identity, Receipt
-from ledger.identifiers import Nir, Siret, agent_id_for
-from ledger.identity_cipher import IdentityCipher
-from ledger.provenance import Provenance
-from ledger.settings import Settings
-from ledger.stores import event_store_env, select_events_of
+from ledger.domain import errors
+from ledger.domain.agent import Agent, Identity, Receipt
+from ledger.domain.identifiers import Nir, agent_id_for
+from ledger.store.cipher import IdentityCipher
+from ledger.store.events import select_events_of
+from ledger.store.recorders import event_store_env
+from ledger.store.settings import Settings
+
+T = TypeVar("T")
+Guard = Callable[[Agent], None]
+"""A check run on the loaded agent before a command (raises a DomainError to refuse)."""
 
 VERSION_CONFLICT_RETRIES = 50
 """Attempts before a version conflict on one agent is given up (with jittered back-off)."""
@@ -87,13 +89,20 @@ class Ledger(Application[UUID]):
         """The pseudonymous agent id of a NIR (whether or not it is registered)."""
         return agent_id_for(Nir.parse(nir), self.id_key)
 
+    def aggregate(self, aggregate_id: UUID, kind: type[T], missing: errors.DomainError) -> T:
+        """The stored aggregate of this id when it is a ``kind``; raises ``missing`` otherwise
+        (an id of another kind of aggregate is as unknown as an id never used)."""
+        try:
+            found: Any = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise missing from None
+        if not isinstance(found, kind):
+            raise missing
+        return found
+
     def get_agent(self, agent_id: UUID) -> Agent:
         """The agent's current state, replayed from its events."""
-        try:
-            agent: Agent = self.repository.get(agent_id)
-        except AggregateNotFoundError:
-            raise errors.AgentNotFound("no such agent") from None
-        return agent
+        return self.aggregate(agent_id, Agent, errors.AgentNotFound("no such agent"))
 
     def find_agent(self, nir: str, birth_name: str) -> UUID:
         """The id of the registered agent with this NIR and birth name; AgentNotFound otherwise
@@ -125,14 +134,21 @@ class Ledger(Application[UUID]):
 
     # -------------------------------------------------------------- commands
 
-    def execute(self, command: cmd.Command) -> Receipt:
+    def execute(self, command: cmd.Command, guard: Guard | None = None) -> Receipt:
         """Run one command; a retry with the same idempotency key returns the first outcome.
 
-        Version conflicts with a concurrent writer on the same agent are retried.
+        ``guard`` is called with the loaded agent before the command runs (the caller's scope,
+        judged on the agent's own history); it raises to refuse. Version conflicts with a
+        concurrent writer on the same agent are retried.
         """
         command = command.with_fingerprint()
         for attempt in itertools.count(1):
             agents = self.load_agents([command.agent_id])
+            if guard is not None:
+                found = agents.get(command.agent_id)
+                if found is None:
+                    raise errors.AgentNotFound("no such agent")
+                guard(found)
             receipt = _run(command, agents, self.cipher.seal)
             agent = agents.get(command.agent_id)
             if receipt.replayed or agent is None:
@@ -181,192 +197,6 @@ class Ledger(Application[UUID]):
                 continue
             return outcomes
         raise AssertionError("unreachable")
-
-    # One thin method per command, for callers that do not build command objects.
-
-    def register_agent(
-        self,
-        nir: str,
-        birth_name: str,
-        first_name: str,
-        birth_date: date,
-        provenance: Provenance,
-        effective_date: date | None = None,
-        if_absent: bool = False,
-    ) -> Receipt:
-        """Register an agent (its identity); with ``if_absent``, an existing agent is left as is."""
-        parsed = Nir.parse(nir)
-        return self.execute(
-            cmd.RegisterAgent(
-                agent_id=agent_id_for(parsed, self.id_key),
-                identity=Identity(parsed.value, birth_name, first_name, birth_date),
-                effective_date=effective_date or date.today(),
-                if_absent=if_absent,
-                provenance=provenance,
-            )
-        )
-
-    def record_acquisition_line(
-        self,
-        agent_id: UUID,
-        year: int,
-        siret: str,
-        hours_worked: Decimal | int,
-        provenance: Provenance,
-    ) -> Receipt:
-        return self.execute(
-            cmd.RecordAcquisitionLine(
-                agent_id=agent_id,
-                year=year,
-                siret=Siret.parse(siret).value,
-                hours_worked=Decimal(hours_worked),
-                provenance=provenance,
-            )
-        )
-
-    def convert_dif(
-        self, agent_id: UUID, hours: int, provenance: Provenance, effective_date: date | None = None
-    ) -> Receipt:
-        return self.execute(
-            cmd.ConvertDif(
-                agent_id=agent_id,
-                hours=hours,
-                effective_date=effective_date or date(2016, 12, 31),
-                provenance=provenance,
-            )
-        )
-
-    def declare_low_qualification(
-        self,
-        agent_id: UUID,
-        from_year: int,
-        provenance: Provenance,
-        effective_date: date | None = None,
-    ) -> Receipt:
-        return self.execute(
-            cmd.DeclareLowQualification(
-                agent_id=agent_id,
-                from_year=from_year,
-                effective_date=effective_date or date.today(),
-                provenance=provenance,
-            )
-        )
-
-    def regularise_year(
-        self,
-        agent_id: UUID,
-        year: int,
-        siret: str,
-        hours: int,
-        attestation: dict[str, Any],
-        provenance: Provenance,
-        effective_date: date | None = None,
-        request_id: str | None = None,
-    ) -> Receipt:
-        return self.execute(
-            cmd.RegulariseYear(
-                agent_id=agent_id,
-                year=year,
-                siret=Siret.parse(siret).value,
-                hours=hours,
-                attestation=attestation,
-                effective_date=effective_date or date.today(),
-                request_id=request_id,
-                provenance=provenance,
-            )
-        )
-
-    def declare_dif_reserve(
-        self,
-        agent_id: UUID,
-        siret: str,
-        hours: int,
-        provenance: Provenance,
-        effective_date: date | None = None,
-    ) -> Receipt:
-        return self.execute(
-            cmd.DeclareDifReserve(
-                agent_id=agent_id,
-                siret=Siret.parse(siret).value,
-                hours=hours,
-                effective_date=effective_date or date.today(),
-                provenance=provenance,
-            )
-        )
-
-    def decrement(
-        self,
-        agent_id: UUID,
-        siret: str,
-        hours: int,
-        effective_date: date,
-        provenance: Provenance,
-        training: dict[str, Any] | None = None,
-        anticipated: bool = False,
-        decrement_id: str | None = None,
-    ) -> Receipt:
-        return self.execute(
-            cmd.Decrement(
-                agent_id=agent_id,
-                decrement_id=decrement_id or str(uuid.uuid4()),
-                siret=Siret.parse(siret).value,
-                hours=hours,
-                effective_date=effective_date,
-                training=training or {},
-                anticipated=anticipated,
-                provenance=provenance,
-            )
-        )
-
-    def cancel_decrement(
-        self,
-        agent_id: UUID,
-        decrement_id: str,
-        reason: str,
-        provenance: Provenance,
-        effective_date: date | None = None,
-    ) -> Receipt:
-        return self.execute(
-            cmd.CancelDecrement(
-                agent_id=agent_id,
-                decrement_id=decrement_id,
-                reason=reason,
-                effective_date=effective_date or date.today(),
-                provenance=provenance,
-            )
-        )
-
-    def credit_inaptitude(
-        self,
-        agent_id: UUID,
-        hours: int,
-        provenance: Provenance,
-        effective_date: date | None = None,
-    ) -> Receipt:
-        return self.execute(
-            cmd.CreditInaptitude(
-                agent_id=agent_id,
-                hours=hours,
-                effective_date=effective_date or date.today(),
-                provenance=provenance,
-            )
-        )
-
-    def close_account(
-        self,
-        agent_id: UUID,
-        reason: ClosureReason | str,
-        provenance: Provenance,
-        effective_date: date | None = None,
-    ) -> Receipt:
-        return self.execute(
-            cmd.CloseAccount(
-                agent_id=agent_id,
-                reason=ClosureReason(reason),
-                effective_date=effective_date or date.today(),
-                provenance=provenance,
-            )
-        )
 
 
 def _run(

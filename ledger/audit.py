@@ -12,8 +12,14 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ledger.chain import GENESIS, next_chain, record_digest
-from ledger.stores import chain_position_of, select_chain
+from ledger.store.chain import GENESIS, next_chain, record_digest
+from ledger.store.events import (
+    chain_position_of,
+    insert_chain_rows,
+    last_chain_row,
+    select_chain,
+    select_positioned_events_of,
+)
 
 PAGE = 5000
 
@@ -202,8 +208,6 @@ def chain_existing(recorder: Any, progress: Callable[[int], None] | None = None)
 
     Run once, with writers stopped; returns how many events were chained.
     """
-    from ledger.stores import insert_chain_rows
-
     last = select_last_chain(recorder)
     after, previous = last if last else (0, GENESIS)
     done = 0
@@ -223,8 +227,6 @@ def chain_existing(recorder: Any, progress: Callable[[int], None] | None = None)
 
 
 def select_last_chain(recorder: Any) -> tuple[int, bytes] | None:
-    from ledger.stores import last_chain_row
-
     return last_chain_row(recorder)
 
 
@@ -233,8 +235,6 @@ def replay_agent(
 ) -> dict[str, Any]:
     """An agent's counter and history from its events (not the views): as of an effective date,
     as known at a recorded time, with each movement's provenance."""
-    from ledger.stores import select_positioned_events_of
-
     history, balance, reserve = [], 0, 0
     for position, stored in select_positioned_events_of(ledger.recorder, [agent_id]):
         event = ledger.mapper.to_domain_event(stored)

@@ -1,13 +1,16 @@
-"""Commands on agents: one dataclass per movement kind, each knowing how to run on an Agent.
+"""Commands on agents: the one write API of the ledger.
 
-The same command objects serve the single-command methods of the application and its bulk path,
-so each rule is applied in one place.
+One frozen dataclass per movement kind, each knowing how to run on an :class:`Agent`. The HTTP
+routes, the command line, the bulk files and the benchmarks all build these and hand them to
+:meth:`Ledger.execute` (or :meth:`Ledger.execute_many`). A command normalises its own input
+(SIRETs, dates), so a route or a file reader never has to.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
@@ -15,8 +18,17 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
-from ledger.agent import Agent, ClosureReason, Identity, Receipt
-from ledger.provenance import Provenance
+from ledger.domain.agent import Agent
+from ledger.domain.identifiers import Nir, Siret, agent_id_for
+from ledger.domain.movements import ClosureReason, Identity, Receipt
+from ledger.domain.provenance import Provenance
+
+DIF_DATE = date(2016, 12, 31)
+"""DIF hours are those held on 31 December 2016."""
+
+
+def _siret(value: str) -> str:
+    return Siret.parse(value).value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,11 +47,15 @@ class Command:
             f.name: getattr(self, f.name) for f in fields(self) if f.name not in self.not_content
         }
         content["command"] = type(self).__name__
+        # json, not orjson: fingerprints are stored in events and must stay byte-identical.
         canonical = json.dumps(content, sort_keys=True, default=str, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def with_fingerprint(self) -> Command:
-        """The same command with its fingerprint set in its provenance."""
+        """The same command with its fingerprint in its provenance, when a retry must be
+        recognised (an idempotency key); without a key there is nothing to compare it with."""
+        if not self.provenance.idempotency_key:
+            return self
         return replace(self, provenance=replace(self.provenance, fingerprint=self.fingerprint()))
 
     def execute(self, agent: Agent) -> Receipt:
@@ -50,8 +66,28 @@ class Command:
 @dataclass(frozen=True, kw_only=True)
 class RegisterAgent(Command):
     identity: Identity
-    effective_date: date
+    effective_date: date = field(default_factory=date.today)
     if_absent: bool = False
+
+    @classmethod
+    def for_nir(
+        cls,
+        nir: str,
+        birth_name: str,
+        first_name: str,
+        birth_date: date,
+        key: bytes,
+        provenance: Provenance,
+        **options: Any,
+    ) -> RegisterAgent:
+        """Registration of the agent with this NIR (its id derives from the NIR and ``key``)."""
+        parsed = Nir.parse(nir)
+        return cls(
+            agent_id=agent_id_for(parsed, key),
+            identity=Identity(parsed.value, birth_name, first_name, birth_date),
+            provenance=provenance,
+            **options,
+        )
 
     def create(self, seal: Callable[[dict[str, Any]], dict[str, Any]]) -> Agent:
         return Agent.register(
@@ -65,6 +101,10 @@ class RecordAcquisitionLine(Command):
     siret: str
     hours_worked: Decimal
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "siret", _siret(self.siret))
+        object.__setattr__(self, "hours_worked", Decimal(str(self.hours_worked)))
+
     def execute(self, agent: Agent) -> Receipt:
         return agent.record_acquisition_line(
             self.year, self.siret, self.hours_worked, self.provenance
@@ -74,7 +114,7 @@ class RecordAcquisitionLine(Command):
 @dataclass(frozen=True, kw_only=True)
 class ConvertDif(Command):
     hours: int
-    effective_date: date
+    effective_date: date = DIF_DATE
 
     def execute(self, agent: Agent) -> Receipt:
         return agent.convert_dif(self.hours, self.effective_date, self.provenance)
@@ -83,7 +123,7 @@ class ConvertDif(Command):
 @dataclass(frozen=True, kw_only=True)
 class DeclareLowQualification(Command):
     from_year: int
-    effective_date: date
+    effective_date: date = field(default_factory=date.today)
 
     def execute(self, agent: Agent) -> Receipt:
         return agent.declare_low_qualification(self.from_year, self.effective_date, self.provenance)
@@ -95,8 +135,11 @@ class RegulariseYear(Command):
     siret: str
     hours: int
     attestation: dict[str, Any]
-    effective_date: date
+    effective_date: date = field(default_factory=date.today)
     request_id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "siret", _siret(self.siret))
 
     def execute(self, agent: Agent) -> Receipt:
         return agent.regularise_year(
@@ -114,7 +157,10 @@ class RegulariseYear(Command):
 class DeclareDifReserve(Command):
     siret: str
     hours: int
-    effective_date: date
+    effective_date: date = field(default_factory=date.today)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "siret", _siret(self.siret))
 
     def execute(self, agent: Agent) -> Receipt:
         return agent.declare_dif_reserve(
@@ -124,15 +170,20 @@ class DeclareDifReserve(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class Decrement(Command):
-    decrement_id: str
+    """Décrémentation: ``hours`` already converted (see ``rules.training_hours`` for days)."""
+
     siret: str
     hours: int
     effective_date: date
+    decrement_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     training: dict[str, Any] = field(default_factory=dict)
     anticipated: bool = False
 
     # A generated decrement id must not make a retry look like another command.
     not_content: ClassVar[frozenset[str]] = frozenset({"provenance", "decrement_id"})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "siret", _siret(self.siret))
 
     def execute(self, agent: Agent) -> Receipt:
         return agent.decrement(
@@ -150,7 +201,7 @@ class Decrement(Command):
 class CancelDecrement(Command):
     decrement_id: str
     reason: str
-    effective_date: date
+    effective_date: date = field(default_factory=date.today)
 
     def execute(self, agent: Agent) -> Receipt:
         return agent.cancel_decrement(
@@ -161,7 +212,7 @@ class CancelDecrement(Command):
 @dataclass(frozen=True, kw_only=True)
 class CreditInaptitude(Command):
     hours: int
-    effective_date: date
+    effective_date: date = field(default_factory=date.today)
 
     def execute(self, agent: Agent) -> Receipt:
         return agent.credit_inaptitude(self.hours, self.effective_date, self.provenance)
@@ -170,7 +221,10 @@ class CreditInaptitude(Command):
 @dataclass(frozen=True, kw_only=True)
 class CloseAccount(Command):
     reason: ClosureReason
-    effective_date: date
+    effective_date: date = field(default_factory=date.today)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", ClosureReason(self.reason))
 
     def execute(self, agent: Agent) -> Receipt:
         return agent.close(self.reason, self.effective_date, self.provenance)

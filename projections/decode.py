@@ -2,7 +2,7 @@
 
 Decoding the library's JSON directly is several times faster than building event objects, which
 matters when a rebuild reads millions of events. How a kind changes the counter and the reserve
-comes from ``ledger.agent.MOVEMENT_EFFECTS``: one place for that rule.
+comes from ``MOVEMENT_EFFECTS`` (in ``ledger.domain.movements``): one place for that rule.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ledger.agent import movement_effects
+from ledger.domain.agent import movement_effects
 
 AGENT = "Agent"
 

@@ -8,7 +8,8 @@ from typing import Any
 from uuid import UUID
 
 from ledger.application import Ledger
-from projections.queries import MAX_PAGE, Principal, Queries
+from ledger.domain.access import Principal
+from projections.queries import MAX_PAGE, Queries
 
 COLUMNS = (
     "agent_id",
@@ -34,8 +35,17 @@ COLUMNS = (
 def extraction_rows(
     queries: Queries, ledger: Ledger, principal: Principal, siret: str, year: int
 ) -> Iterator[dict[str, Any]]:
-    """Rows of the extraction, agent by agent (ordered by agent id), movements in log order."""
-    for agent in queries.iter_employer_agents(principal, siret, year):
+    """Rows of the extraction, agent by agent (ordered by agent id), movements in log order.
+
+    The SIRET is checked before the first row (a refusal is an error, never an empty file)."""
+    agents = queries.iter_employer_agents(principal, siret, year)
+    return _rows(queries, ledger, principal, agents)
+
+
+def _rows(
+    queries: Queries, ledger: Ledger, principal: Principal, agents: Iterator[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    for agent in agents:
         identity = ledger.identity(UUID(agent["agent_id"]))
         person = {
             "agent_id": agent["agent_id"],

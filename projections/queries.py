@@ -1,83 +1,27 @@
 """Reads for the API, answered from the views and scoped to the principal asking.
 
-Authorisation of reads lives here, in one place: every query takes the principal, and an agent
-outside an employer's scope is reported exactly like one that does not exist.
+Every query takes the principal and asks ``projections.scope`` what it may see: an agent outside
+an employer's scope is reported exactly like one that does not exist.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import orjson
 
-from ledger.errors import AgentNotFound, InvalidInput
-from projections.store import Cursor, ViewStore
+from ledger.domain.access import Principal
+from ledger.domain.errors import InvalidInput
+from projections import scope
+from projections.store import ViewStore
+from projections.views import Balances, Movements
 
 MAX_PAGE = 500
-BALANCE_COLUMNS = (
-    "agent_id",
-    "balance",
-    "ceiling",
-    "reserve",
-    "status",
-    "low_qualification_from",
-    "last_movement_kind",
-    "last_movement_date",
-    "last_recorded_at",
-    "version",
-    "position",
-)
-MOVEMENT_COLUMNS = (
-    "position",
-    "agent_id",
-    "version",
-    "kind",
-    "effective_date",
-    "recorded_at",
-    "hours",
-    "reserve_hours",
-    "balance_after",
-    "reserve_after",
-    "siret",
-    "year",
-    "principal",
-    "channel",
-    "source",
-    "idempotency_key",
-    "details",
-)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is asking: an employer user (with its SIRETs and profile), an operator or an auditor."""
-
-    role: str  # employer / operator / auditor
-    name: str
-    key_id: str
-    siret: str | None = None
-    user_id: str | None = None
-    profile: str | None = None
-    sirets: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def reads_everything(self) -> bool:
-        return self.role in ("operator", "auditor")
-
-    @property
-    def label(self) -> str:
-        """How the principal is named in provenance and logs."""
-        return f"{self.role}:{self.key_id}"
-
-
-def scope_years(today: date | None = None) -> tuple[int, int]:
-    """The acquisition years that open an employer's view of an agent: N-1 and N-2."""
-    year = (today or date.today()).year
-    return year - 1, year - 2
+BALANCE_COLUMNS = Balances.names()
+MOVEMENT_COLUMNS = Movements.names()
 
 
 def encode_cursor(value: Any) -> str:
@@ -113,33 +57,10 @@ class Queries:
     def __init__(self, store: ViewStore) -> None:
         self.store = store
 
-    # ------------------------------------------------------------------ scope
-
-    def _in_scope(self, cur: Cursor, principal: Principal, agent_id: str) -> bool:
-        if principal.reads_everything:
-            row = cur.execute("SELECT 1 FROM balances WHERE agent_id = %s", (agent_id,)).fetchone()
-            return row is not None
-        if not principal.sirets:
-            return False
-        sirets = sorted(principal.sirets)
-        marks = ", ".join(["%s"] * len(sirets))
-        n1, n2 = scope_years()
-        row = cur.execute(
-            f"SELECT 1 FROM employer_index WHERE agent_id = %s AND siret IN ({marks}) "
-            "AND year IN (%s, %s, 0) LIMIT 1",
-            (agent_id, *sirets, n1, n2),
-        ).fetchone()
-        return row is not None
-
     def check_visible(self, principal: Principal, agent_id: str) -> None:
         """Raise AgentNotFound unless the principal may see this agent."""
         with self.store.transaction(write=False) as cur:
-            if not self._in_scope(cur, principal, agent_id):
-                raise AgentNotFound("no such agent")
-
-    def is_visible(self, principal: Principal, agent_id: str) -> bool:
-        with self.store.transaction(write=False) as cur:
-            return self._in_scope(cur, principal, agent_id)
+            scope.require_visible(cur, principal, agent_id)
 
     # ---------------------------------------------------------------- agents
 
@@ -153,8 +74,7 @@ class Queries:
         """The agent's balance row; with ``as_of`` / ``known_at``, the counter as it stood on an
         effective date, as recorded by a given time (summed from the movements view)."""
         with self.store.transaction(write=False) as cur:
-            if not self._in_scope(cur, principal, agent_id):
-                raise AgentNotFound("no such agent")
+            scope.require_visible(cur, principal, agent_id)
             row = cur.execute(
                 f"SELECT {', '.join(BALANCE_COLUMNS)} FROM balances WHERE agent_id = %s",
                 (agent_id,),
@@ -209,8 +129,7 @@ class Queries:
             where += " AND kind = %s"
             params.append(kind)
         with self.store.transaction(write=False) as cur:
-            if not self._in_scope(cur, principal, agent_id):
-                raise AgentNotFound("no such agent")
+            scope.require_visible(cur, principal, agent_id)
             rows = cur.execute(
                 f"SELECT {', '.join(MOVEMENT_COLUMNS)} FROM movements WHERE {where} "
                 "ORDER BY position LIMIT %s",
@@ -222,11 +141,6 @@ class Queries:
 
     # -------------------------------------------------------------- employers
 
-    def check_siret(self, principal: Principal, siret: str) -> None:
-        """An employer may only ask about its own SIRETs (others answer 404 like unknown ones)."""
-        if not principal.reads_everything and siret not in principal.sirets:
-            raise AgentNotFound("no such establishment in your scope")
-
     def employer_agents(
         self,
         principal: Principal,
@@ -235,17 +149,19 @@ class Queries:
         cursor: str | None = None,
         limit: int = 100,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Agents with an acquisition line for ``siret`` in ``year``, with their balances."""
-        self.check_siret(principal, siret)
+        """Agents with an acquisition line for ``siret`` in ``year``, with their balances (only
+        those the principal may see, whatever the year)."""
+        scope.require_readable_siret(principal, siret)
         limit = _page_limit(limit)
         after = decode_cursor(cursor) or ""
         columns = ", ".join(f"b.{c}" for c in BALANCE_COLUMNS)
+        visible, visible_params = scope.visible_agents(principal, "e.agent_id")
         with self.store.transaction(write=False) as cur:
             rows = cur.execute(
                 f"SELECT {columns} FROM employer_index e JOIN balances b "
                 "ON b.agent_id = e.agent_id WHERE e.siret = %s AND e.year = %s "
-                "AND e.agent_id > %s ORDER BY e.agent_id LIMIT %s",
-                (siret, year, str(after), limit + 1),
+                f"AND e.agent_id > %s AND {visible} ORDER BY e.agent_id LIMIT %s",
+                (siret, year, str(after), *visible_params, limit + 1),
             ).fetchall()
         items = [dict(zip(BALANCE_COLUMNS, row, strict=True)) for row in rows[:limit]]
         next_cursor = encode_cursor(items[-1]["agent_id"]) if len(rows) > limit else None
@@ -254,13 +170,19 @@ class Queries:
     def iter_employer_agents(
         self, principal: Principal, siret: str, year: int
     ) -> Iterator[dict[str, Any]]:
-        """Every agent of the extraction scope, page by page (for streamed exports)."""
-        cursor = None
-        while True:
-            items, cursor = self.employer_agents(principal, siret, year, cursor, MAX_PAGE)
-            yield from items
-            if cursor is None:
-                return
+        """Every agent of the extraction scope, page by page (for streamed exports). The SIRET
+        is checked now, before anything is streamed."""
+        scope.require_readable_siret(principal, siret)
+
+        def pages() -> Iterator[dict[str, Any]]:
+            cursor = None
+            while True:
+                items, cursor = self.employer_agents(principal, siret, year, cursor, MAX_PAGE)
+                yield from items
+                if cursor is None:
+                    return
+
+        return pages()
 
     def employer_movements(
         self,
@@ -273,10 +195,9 @@ class Queries:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Movements of the agents in ``siret``'s scope (acquisition line in N-1 or N-2, or a
         movement it recorded), in log order."""
-        self.check_siret(principal, siret)
+        scope.require_readable_siret(principal, siret)
         limit = _page_limit(limit)
         after = int(decode_cursor(cursor) or 0)
-        n1, n2 = scope_years()
         where = "m.position > %s"
         params: list[Any] = [after]
         if from_date:
@@ -286,12 +207,12 @@ class Queries:
             where += " AND m.effective_date <= %s"
             params.append(to_date.isoformat())
         columns = ", ".join(f"m.{c}" for c in MOVEMENT_COLUMNS)
+        of_siret, scope_params = scope.agents_of(principal, [siret], "m.agent_id")
         with self.store.transaction(write=False) as cur:
             rows = cur.execute(
-                f"SELECT {columns} FROM movements m WHERE {where} AND m.agent_id IN ("
-                "SELECT agent_id FROM employer_index WHERE siret = %s AND year IN (%s, %s, 0)) "
+                f"SELECT {columns} FROM movements m WHERE {where} AND {of_siret} "
                 "ORDER BY m.position LIMIT %s",
-                (*params, siret, n1, n2, limit + 1),
+                (*params, *scope_params, limit + 1),
             ).fetchall()
         items = [_movement(row) for row in rows[:limit]]
         next_cursor = encode_cursor(items[-1]["position"]) if len(rows) > limit else None
@@ -321,8 +242,9 @@ class Queries:
             "decided_at",
         )
         where, params = "request_id > %s", [after]
-        if not principal.reads_everything:
-            sirets = sorted(principal.sirets) or [""]
+        sirets = scope.readable_sirets(principal)
+        if sirets is not None:
+            sirets = sirets or [""]
             where += f" AND siret IN ({', '.join(['%s'] * len(sirets))})"
             params += sirets
         if status:

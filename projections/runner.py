@@ -305,7 +305,7 @@ class Projector:
         import tempfile
         from pathlib import Path
 
-        from ledger.settings import Settings
+        from ledger.store.settings import Settings
 
         differences: list[Difference] = []
         with self.store.transaction(write=False, snapshot=True) as cur:

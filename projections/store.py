@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from ledger.settings import Settings
+from ledger.store.settings import Settings
 
 
 class ViewStore:
@@ -118,6 +118,19 @@ class Cursor:
             marks = ",".join(["%s"] * len(chunk))
             rows += self.execute(f"{statement} {column} IN ({marks})", chunk).fetchall()
         return rows
+
+    def copy_rows(self, table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Append ``rows`` (new keys only): COPY on PostgreSQL, ``executemany`` on SQLite."""
+        if not rows:
+            return
+        columns = ", ".join(names)
+        if self.store.is_postgres:
+            with self.raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["?"] * len(names))
+        self.raw.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
     def insert_rows(
         self,

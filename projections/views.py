@@ -1,19 +1,21 @@
-"""The views: balances, movements and the employer index.
+"""The views: balances, movements, the employer index and regularisation requests.
 
-Each view owns physical tables named with a generation (``balances_g2``) and one public SQL view
-(``balances``) pointing at the live generation, so a rebuild fills a new generation beside the
-live one and swaps the public view in one transaction. ``apply`` takes a page of movements and
-writes them in the caller's transaction.
+Each view declares its columns once (name, SQL type); its table, its COPY column list and its rows
+(dicts by column name) all come from that declaration. Each view owns physical tables named with
+a generation (``balances_g2``) and one public SQL view (``balances``) pointing at the live
+generation, so a rebuild fills a new generation beside the live one and swaps the public view in
+one transaction. ``apply`` takes a page of movements and writes them in the caller's transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
 
-from ledger.agent import ClosureReason, Status, counter_ceiling
+from ledger.domain.movements import Status, counter_ceiling, status_after_closure
 from projections.decode import AGENT, Movement
 from projections.store import Cursor
 
@@ -22,14 +24,29 @@ _NOT_DETAILS = frozenset(
     {"timestamp", "provenance", "identity", "originator_topic", "effective_date", "siret", "year"}
 )
 
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str  # SQL type, with NOT NULL where it applies
+
 
 class View:
     """A read model built from the event log."""
 
     name: ClassVar[str]
-    columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+    columns: ClassVar[tuple[Column, ...]]
     key: ClassVar[tuple[str, ...]]
-    """Columns identifying a row, for ``check`` reports."""
+    """Columns identifying a row (its primary key, and how ``check`` names a difference)."""
+    indexes: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    aggregate: ClassVar[str] = AGENT
+    """The aggregate whose events this view reads."""
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(column.name for column in cls.columns)
 
     def table(self, generation: int) -> str:
         return f"{self.name}_g{generation}"
@@ -39,10 +56,7 @@ class View:
         return [self.table(generation)]
 
     def create(self, cur: Cursor, generation: int) -> None:
-        raise NotImplementedError
-
-    aggregate: ClassVar[str] = AGENT
-    """The aggregate whose events this view reads."""
+        create_table(cur, self.table(generation), self.columns, self.key, self.indexes)
 
     def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
         """Write a page of this view's events (already filtered by ``aggregate``)."""
@@ -59,15 +73,54 @@ class View:
 
     def rows(self, cur: Cursor, generation: int) -> dict[tuple[str, ...], tuple[str, ...]]:
         """Every row of the public table, keyed, with values as strings (for comparisons)."""
-        columns = ", ".join(self.key)
-        cur.execute(f"SELECT * FROM {self.table(generation)} ORDER BY {columns}")
-        names = [d[0] for d in cur.raw.description]
+        names = self.names()
+        cur.execute(
+            f"SELECT {', '.join(names)} FROM {self.table(generation)} "
+            f"ORDER BY {', '.join(self.key)}"
+        )
         key_index = [names.index(k) for k in self.key]
         result = {}
         for row in cur.fetchall():
             values = tuple("" if v is None else str(v) for v in row)
             result[tuple(values[i] for i in key_index)] = values
         return result
+
+    def select(self, cur: Cursor, generation: int, ids: Sequence[str]) -> dict[str, Row]:
+        """Rows of this page's agents, by ``key[0]``, as dicts."""
+        names = self.names()
+        found = cur.select_in(
+            f"SELECT {', '.join(names)} FROM {self.table(generation)} WHERE", self.key[0], ids
+        )
+        return {row[0]: dict(zip(names, row, strict=True)) for row in found}
+
+    def upsert(self, cur: Cursor, table: str, rows: Sequence[Row]) -> None:
+        """Insert ``rows``, replacing those with the same key."""
+        updates = ", ".join(
+            f"{c.name} = excluded.{c.name}" for c in self.columns if c.name not in self.key
+        )
+        cur.insert_rows(
+            table,
+            [(c.name, c.type.split()[0]) for c in self.columns],
+            [tuple(row[c.name] for c in self.columns) for row in rows],
+            f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}",
+        )
+
+
+def create_table(
+    cur: Cursor,
+    table: str,
+    columns: Sequence[Column],
+    key: Sequence[str],
+    indexes: Sequence[Sequence[str]] = (),
+) -> None:
+    definitions = ", ".join(f"{c.name} {c.type}" for c in columns)
+    cur.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} ({definitions}, PRIMARY KEY ({', '.join(key)}))"
+    )
+    for index in indexes:
+        cur.execute(
+            f"CREATE INDEX IF NOT EXISTS {table}_{index[0]} ON {table} ({', '.join(index)})"
+        )
 
 
 class Balances(View):
@@ -76,71 +129,67 @@ class Balances(View):
     name = "balances"
     key = ("agent_id",)
     columns = (
-        ("agent_id", "text"),
-        ("balance", "integer"),
-        ("ceiling", "integer"),
-        ("reserve", "integer"),
-        ("status", "text"),
-        ("low_qualification_from", "integer"),
-        ("last_movement_kind", "text"),
-        ("last_movement_date", "text"),
-        ("last_recorded_at", "text"),
-        ("version", "integer"),
-        ("position", "bigint"),
+        Column("agent_id", "text NOT NULL"),
+        Column("balance", "integer NOT NULL"),
+        Column("ceiling", "integer NOT NULL"),
+        Column("reserve", "integer NOT NULL"),
+        Column("status", "text NOT NULL"),
+        Column("low_qualification_from", "integer"),
+        Column("last_movement_kind", "text"),
+        Column("last_movement_date", "text"),
+        Column("last_recorded_at", "text"),
+        Column("version", "integer NOT NULL"),
+        Column("position", "bigint NOT NULL"),
     )
 
-    def create(self, cur: Cursor, generation: int) -> None:
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.table(generation)} ("
-            "agent_id TEXT PRIMARY KEY, balance INTEGER NOT NULL, ceiling INTEGER NOT NULL, "
-            "reserve INTEGER NOT NULL, status TEXT NOT NULL, low_qualification_from INTEGER, "
-            "last_movement_kind TEXT, last_movement_date TEXT, last_recorded_at TEXT, "
-            "version INTEGER NOT NULL, position BIGINT NOT NULL)"
-        )
+    @staticmethod
+    def new_row(agent_id: str) -> Row:
+        return {
+            "agent_id": agent_id,
+            "balance": 0,
+            "ceiling": counter_ceiling(False),
+            "reserve": 0,
+            "status": str(Status.OPEN),
+            "low_qualification_from": None,
+            "last_movement_kind": None,
+            "last_movement_date": None,
+            "last_recorded_at": None,
+            "version": 0,
+            "position": 0,
+        }
 
     def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
-        table = self.table(generation)
-        ids = list(dict.fromkeys(m.agent_id for m in movements))
-        names = ", ".join(name for name, _ in self.columns)
-        state: dict[str, list[Any]] = {
-            row[0]: list(row)
-            for row in cur.select_in(f"SELECT {names} FROM {table} WHERE", "agent_id", ids)
-        }
+        state = self.select(cur, generation, list(dict.fromkeys(m.agent_id for m in movements)))
         for m in movements:
-            row = state.get(m.agent_id)
-            if row is None:
-                row = state[m.agent_id] = [
-                    m.agent_id,
-                    0,
-                    counter_ceiling(False),
-                    0,
-                    str(Status.OPEN),
-                    None,
-                    None,
-                    None,
-                    None,
-                    0,
-                    0,
-                ]
-            row[1] += m.counter
-            row[3] += m.reserve
+            row = state.get(m.agent_id) or state.setdefault(m.agent_id, self.new_row(m.agent_id))
+            row["balance"] += m.counter
+            row["reserve"] += m.reserve
             if m.kind == "LowQualificationDeclared":
-                row[5] = m.fields["from_year"]
-                row[2] = counter_ceiling(True)
+                row["low_qualification_from"] = m.fields["from_year"]
+                row["ceiling"] = counter_ceiling(True)
             elif m.kind == "Closed":
-                row[4] = str(
-                    Status.INVALIDITY
-                    if m.fields["reason"] == ClosureReason.INVALIDITY
-                    else Status.CLOSED
-                )
-            row[6:] = [m.kind, m.effective_date, m.recorded_at, m.version, m.position]
-        updates = ", ".join(f"{name} = excluded.{name}" for name, _ in self.columns[1:])
-        cur.insert_rows(
-            table,
-            self.columns,
-            list(state.values()),
-            f"ON CONFLICT (agent_id) DO UPDATE SET {updates}",
-        )
+                row["status"] = str(status_after_closure(m.fields["reason"]))
+            row.update(
+                last_movement_kind=m.kind,
+                last_movement_date=m.effective_date,
+                last_recorded_at=m.recorded_at,
+                version=m.version,
+                position=m.position,
+            )
+        self.upsert(cur, self.table(generation), list(state.values()))
+
+
+class MovementHeads(View):
+    """The running balance and reserve of each agent, after its last movement (an internal
+    table of the movements view, so a page knows where each agent's running totals stand)."""
+
+    name = "movement_heads"
+    key = ("agent_id",)
+    columns = (
+        Column("agent_id", "text NOT NULL"),
+        Column("balance", "integer NOT NULL"),
+        Column("reserve", "integer NOT NULL"),
+    )
 
 
 class Movements(View):
@@ -148,84 +197,71 @@ class Movements(View):
 
     name = "movements"
     key = ("position",)
-
-    def heads(self, generation: int) -> str:
-        return f"movement_heads_g{generation}"
+    indexes = (("agent_id", "position"),)
+    columns = (
+        Column("position", "bigint NOT NULL"),
+        Column("agent_id", "text NOT NULL"),
+        Column("version", "integer NOT NULL"),
+        Column("kind", "text NOT NULL"),
+        Column("effective_date", "text NOT NULL"),
+        Column("recorded_at", "text NOT NULL"),
+        Column("hours", "integer NOT NULL"),
+        Column("reserve_hours", "integer NOT NULL"),
+        Column("balance_after", "integer NOT NULL"),
+        Column("reserve_after", "integer NOT NULL"),
+        Column("siret", "text"),
+        Column("year", "integer"),
+        Column("principal", "text"),
+        Column("channel", "text"),
+        Column("source", "text"),
+        Column("idempotency_key", "text"),
+        Column("details", "text NOT NULL"),
+    )
+    heads = MovementHeads()
 
     def tables(self, generation: int) -> list[str]:
-        return [self.table(generation), self.heads(generation)]
+        return [self.table(generation), self.heads.table(generation)]
 
     def create(self, cur: Cursor, generation: int) -> None:
-        table = self.table(generation)
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} ("
-            "position BIGINT PRIMARY KEY, agent_id TEXT NOT NULL, version INTEGER NOT NULL, "
-            "kind TEXT NOT NULL, effective_date TEXT NOT NULL, recorded_at TEXT NOT NULL, "
-            "hours INTEGER NOT NULL, reserve_hours INTEGER NOT NULL, "
-            "balance_after INTEGER NOT NULL, reserve_after INTEGER NOT NULL, siret TEXT, "
-            "year INTEGER, principal TEXT, channel TEXT, source TEXT, idempotency_key TEXT, "
-            "details TEXT NOT NULL)"
-        )
-        cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_agent ON {table} (agent_id, position)")
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.heads(generation)} ("
-            "agent_id TEXT PRIMARY KEY, balance INTEGER NOT NULL, reserve INTEGER NOT NULL)"
-        )
+        super().create(cur, generation)
+        self.heads.create(cur, generation)
 
     def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
-        heads_table = self.heads(generation)
         ids = list(dict.fromkeys(m.agent_id for m in movements))
-        heads: dict[str, list[Any]] = {
-            row[0]: list(row)
-            for row in cur.select_in(
-                f"SELECT agent_id, balance, reserve FROM {heads_table} WHERE", "agent_id", ids
-            )
-        }
+        heads = self.heads.select(cur, generation, ids)
         rows = []
         for m in movements:
-            head = heads.setdefault(m.agent_id, [m.agent_id, 0, 0])
-            head[1] += m.counter
-            head[2] += m.reserve
-            provenance = m.provenance
-            details = {k: v for k, v in m.fields.items() if k not in _NOT_DETAILS}
-            rows.append(
-                (
-                    m.position,
-                    m.agent_id,
-                    m.version,
-                    m.kind,
-                    m.effective_date,
-                    m.recorded_at,
-                    m.counter,
-                    m.reserve,
-                    head[1],
-                    head[2],
-                    m.siret,
-                    m.year,
-                    provenance.get("principal"),
-                    provenance.get("channel"),
-                    provenance.get("source"),
-                    provenance.get("idempotency_key"),
-                    orjson.dumps(details).decode(),
-                )
+            head = heads.setdefault(
+                m.agent_id, {"agent_id": m.agent_id, "balance": 0, "reserve": 0}
             )
-        self._insert(cur, generation, rows)
-        cur.insert_rows(
-            heads_table,
-            (("agent_id", "text"), ("balance", "integer"), ("reserve", "integer")),
-            list(heads.values()),
-            "ON CONFLICT (agent_id) DO UPDATE SET balance = excluded.balance, "
-            "reserve = excluded.reserve",
-        )
-
-    def _insert(self, cur: Cursor, generation: int, rows: list[tuple[Any, ...]]) -> None:
-        table = self.table(generation)
-        if cur.store.is_postgres and rows:
-            with cur.raw.copy(f"COPY {table} FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        cur.executemany(f"INSERT INTO {table} VALUES ({', '.join(['%s'] * 17)})", rows)
+            head["balance"] += m.counter
+            head["reserve"] += m.reserve
+            provenance = m.provenance
+            rows.append(
+                {
+                    "position": m.position,
+                    "agent_id": m.agent_id,
+                    "version": m.version,
+                    "kind": m.kind,
+                    "effective_date": m.effective_date,
+                    "recorded_at": m.recorded_at,
+                    "hours": m.counter,
+                    "reserve_hours": m.reserve,
+                    "balance_after": head["balance"],
+                    "reserve_after": head["reserve"],
+                    "siret": m.siret,
+                    "year": m.year,
+                    "principal": provenance.get("principal"),
+                    "channel": provenance.get("channel"),
+                    "source": provenance.get("source"),
+                    "idempotency_key": provenance.get("idempotency_key"),
+                    "details": orjson.dumps(
+                        {k: v for k, v in m.fields.items() if k not in _NOT_DETAILS}
+                    ).decode(),
+                }
+            )
+        cur.copy_rows(self.table(generation), self.names(), [tuple(r.values()) for r in rows])
+        self.heads.upsert(cur, self.heads.table(generation), list(heads.values()))
 
 
 class EmployerIndex(View):
@@ -234,15 +270,13 @@ class EmployerIndex(View):
 
     name = "employer_index"
     key = ("siret", "year", "agent_id")
-
-    def create(self, cur: Cursor, generation: int) -> None:
-        table = self.table(generation)
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (siret TEXT NOT NULL, year INTEGER NOT NULL, "
-            "agent_id TEXT NOT NULL, first_position BIGINT NOT NULL, "
-            "PRIMARY KEY (siret, year, agent_id))"
-        )
-        cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_agent ON {table} (agent_id)")
+    indexes = (("agent_id",),)
+    columns = (
+        Column("siret", "text NOT NULL"),
+        Column("year", "integer NOT NULL"),
+        Column("agent_id", "text NOT NULL"),
+        Column("first_position", "bigint NOT NULL"),
+    )
 
     def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
         rows: dict[tuple[str, int, str], int] = {}
@@ -253,14 +287,9 @@ class EmployerIndex(View):
             rows.setdefault((m.siret, year, m.agent_id), m.position)
         cur.insert_rows(
             self.table(generation),
-            (
-                ("siret", "text"),
-                ("year", "integer"),
-                ("agent_id", "text"),
-                ("first_position", "bigint"),
-            ),
+            [(c.name, c.type.split()[0]) for c in self.columns],
             [(*key, position) for key, position in rows.items()],
-            "ON CONFLICT (siret, year, agent_id) DO NOTHING",
+            f"ON CONFLICT ({', '.join(self.key)}) DO NOTHING",
         )
 
 
@@ -269,67 +298,55 @@ class RegularisationRequests(View):
 
     name = "regularisation_requests"
     key = ("request_id",)
+    indexes = (("siret", "position"),)
     aggregate = "RegularisationRequest"
     columns = (
-        ("request_id", "text"),
-        ("agent_id", "text"),
-        ("siret", "text"),
-        ("year", "integer"),
-        ("hours", "integer"),
-        ("status", "text"),
-        ("reason", "text"),
-        ("decision_reason", "text"),
-        ("submitted_at", "text"),
-        ("decided_at", "text"),
-        ("submitted_by", "text"),
-        ("position", "bigint"),
+        Column("request_id", "text NOT NULL"),
+        Column("agent_id", "text NOT NULL"),
+        Column("siret", "text NOT NULL"),
+        Column("year", "integer NOT NULL"),
+        Column("hours", "integer NOT NULL"),
+        Column("status", "text NOT NULL"),
+        Column("reason", "text"),
+        Column("decision_reason", "text"),
+        Column("submitted_at", "text NOT NULL"),
+        Column("decided_at", "text"),
+        Column("submitted_by", "text"),
+        Column("position", "bigint NOT NULL"),
     )
 
-    def create(self, cur: Cursor, generation: int) -> None:
-        table = self.table(generation)
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (request_id TEXT PRIMARY KEY, "
-            "agent_id TEXT NOT NULL, siret TEXT NOT NULL, year INTEGER NOT NULL, "
-            "hours INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT, decision_reason TEXT, "
-            "submitted_at TEXT NOT NULL, decided_at TEXT, submitted_by TEXT, "
-            "position BIGINT NOT NULL)"
-        )
-        cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_siret ON {table} (siret, position)")
-
     def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
-        table = self.table(generation)
+        state = self.select(cur, generation, list(dict.fromkeys(m.agent_id for m in movements)))
         for m in movements:
             if m.kind == "Submitted":
-                agent = str(m.fields["agent_id"]).replace("-", "")
-                cur.execute(
-                    f"INSERT INTO {table} VALUES (%s, %s, %s, %s, %s, 'submitted', %s, NULL, %s, "
-                    "NULL, %s, %s) ON CONFLICT (request_id) DO NOTHING",
-                    (
-                        m.agent_id,
-                        agent,
-                        m.fields["siret"],
-                        m.fields["year"],
-                        m.fields["hours"],
-                        m.fields.get("reason"),
-                        m.recorded_at,
-                        m.provenance.get("principal"),
-                        m.position,
-                    ),
+                state.setdefault(
+                    m.agent_id,
+                    {
+                        "request_id": m.agent_id,
+                        "agent_id": str(m.fields["agent_id"]).replace("-", ""),
+                        "siret": m.fields["siret"],
+                        "year": m.fields["year"],
+                        "hours": m.fields["hours"],
+                        "status": "submitted",
+                        "reason": m.fields.get("reason"),
+                        "decision_reason": None,
+                        "submitted_at": m.recorded_at,
+                        "decided_at": None,
+                        "submitted_by": m.provenance.get("principal"),
+                        "position": m.position,
+                    },
                 )
-            elif m.kind == "Decided":
-                cur.execute(
-                    f"UPDATE {table} SET status = %s, decision_reason = %s, decided_at = %s, "
-                    "position = %s WHERE request_id = %s",
-                    (
-                        m.fields["status"],
-                        m.fields.get("reason"),
-                        m.recorded_at,
-                        m.position,
-                        m.agent_id,
-                    ),
+            elif m.kind == "Decided" and m.agent_id in state:
+                state[m.agent_id].update(
+                    status=m.fields["status"],
+                    decision_reason=m.fields.get("reason"),
+                    decided_at=m.recorded_at,
+                    position=m.position,
                 )
+        self.upsert(cur, self.table(generation), list(state.values()))
 
 
 VIEWS: dict[str, View] = {
     view.name: view for view in (Balances(), Movements(), EmployerIndex(), RegularisationRequests())
 }
+"""Every view, by name: the runner, the rebuild and the API's list of views come from here."""

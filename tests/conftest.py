@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from ledger.application import Ledger
-from ledger.settings import Settings
+from ledger.store.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -16,9 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.access import Profile, Role
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
+from ledger.domain.access import Profile, Role
+from ledger.domain.provenance import Channel, Provenance
+from ledger.store.settings import Settings
+from tests.commands import convert_dif, record_line, register_agent
 from tests.factories import make_nir, make_siret
 
 SETUP = Provenance("test-setup", Channel.CLI)
@@ -114,11 +115,11 @@ def build_world(settings: Settings) -> Iterator[World]:
         tokens["operator"], _ = access.issue_key(Role.OPERATOR, "cdc", SETUP)
         tokens["auditor"], _ = access.issue_key(Role.AUDITOR, "audit", SETUP)
         nir_a, nir_b = make_nir(501), make_nir(502)
-        a = ledger.register_agent(nir_a, "Martin", "Anne", date(1985, 3, 1), SETUP).agent_id
-        b = ledger.register_agent(nir_b, "Durand", "Paul", date(1979, 7, 9), SETUP).agent_id
-        ledger.convert_dif(a, 75, SETUP)
-        ledger.record_acquisition_line(a, LAST_YEAR, OWN, 1607, SETUP)
-        ledger.record_acquisition_line(b, LAST_YEAR, OTHER, 1607, SETUP)
+        a = register_agent(ledger, nir_a, "Martin", "Anne", date(1985, 3, 1), SETUP).agent_id
+        b = register_agent(ledger, nir_b, "Durand", "Paul", date(1979, 7, 9), SETUP).agent_id
+        convert_dif(ledger, a, 75, SETUP)
+        record_line(ledger, a, LAST_YEAR, OWN, 1607, SETUP)
+        record_line(ledger, b, LAST_YEAR, OTHER, 1607, SETUP)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         world = World(client, tokens, a.hex, b.hex, nir_a, nir_b, settings.data_dir, users)
         world.settle()

@@ -207,19 +207,30 @@ def test_operator_movements_and_their_errors(world: World) -> None:
 
 def test_lookup_by_nir_in_a_body_only(world: World) -> None:
     found = world.call(
-        "other_gestion",
+        "own_gestion",
         "POST",
         "/v1/agents/lookup",
         json={"nir": world.nir_a, "birth_name": "martin"},
     )
     assert found.json() == {"agent_id": world.agent_a}
     missing = world.call(
-        "other_gestion",
+        "own_gestion",
         "POST",
         "/v1/agents/lookup",
         json={"nir": make_nir(999), "birth_name": "Martin"},
     )
     assert missing.status_code == 404
+    # Outside the caller's scope, a registered agent looks exactly like an unknown one.
+    out_of_scope = world.call(
+        "other_gestion",
+        "POST",
+        "/v1/agents/lookup",
+        json={"nir": world.nir_a, "birth_name": "martin"},
+    )
+    assert (out_of_scope.status_code, out_of_scope.json()) == (
+        missing.status_code,
+        missing.json(),
+    )
 
 
 def test_history_pagination_and_filters(world: World) -> None:

@@ -5,8 +5,9 @@ from datetime import date
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
+from ledger.domain.provenance import Channel, Provenance
+from ledger.store.settings import Settings
+from tests.commands import record_line, register_agent
 from tests.factories import make_nir
 
 
@@ -24,11 +25,11 @@ def test_embedded_projector_shows_a_write_in_the_views_within_a_second(tmp_path)
     with TestClient(create_app(settings)) as client:
         svc = client.app.state.services  # type: ignore[attr-defined]
         ledger, projector = svc.ledger, svc.projector
-        receipt = ledger.register_agent(
-            make_nir(1), "Dupont", "Jean", date(1980, 1, 1), Provenance("test", Channel.API)
+        receipt = register_agent(
+            ledger, make_nir(1), "Dupont", "Jean", date(1980, 1, 1), Provenance("test", Channel.API)
         )
-        ledger.record_acquisition_line(
-            receipt.agent_id, 2021, "21750001600019", 1607, Provenance("test", Channel.API)
+        record_line(
+            ledger, receipt.agent_id, 2021, "21750001600019", 1607, Provenance("test", Channel.API)
         )
         assert projector.wait_for(ledger.recorder.max_notification_id(), timeout=1.0)
         with projector.store.transaction(write=False) as cur:

@@ -13,9 +13,10 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.audit import check_checkpoint, make_checkpoint, private_key, verify_chain
-from ledger.chain import GENESIS, next_chain, record_digest
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
+from ledger.domain.provenance import Channel, Provenance
+from ledger.store.chain import GENESIS, next_chain, record_digest
+from ledger.store.settings import Settings
+from tests.commands import record_line, register_agent
 from tests.factories import make_nir, make_siret
 
 OP = Provenance("operator:test", Channel.CLI)
@@ -23,11 +24,11 @@ OP = Provenance("operator:test", Channel.CLI)
 
 def populate(ledger: Ledger, agents: int = 5) -> None:
     for seq in range(1, agents + 1):
-        agent_id = ledger.register_agent(
-            make_nir(seq), "Nom", "Prénom", date(1980, 1, 1), OP
+        agent_id = register_agent(
+            ledger, make_nir(seq), "Nom", "Prénom", date(1980, 1, 1), OP
         ).agent_id
-        ledger.record_acquisition_line(agent_id, 2021, make_siret(1), 1607, OP)
-        ledger.record_acquisition_line(agent_id, 2022, make_siret(1), 1607, OP)
+        record_line(ledger, agent_id, 2021, make_siret(1), 1607, OP)
+        record_line(ledger, agent_id, 2022, make_siret(1), 1607, OP)
 
 
 @contextmanager

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from ledger.application import Ledger
-from ledger.campaign import import_campaign
-from ledger.deposits import deposit_file
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
+from ledger.domain.provenance import Channel, Provenance
+from ledger.files.campaign import import_campaign
+from ledger.files.deposits import deposit_file
+from ledger.store.settings import Settings
+from tests.commands import record_line, register_agent
 from tests.factories import make_nir, make_siret
 
 S1, S2 = make_siret(31), make_siret(32)
@@ -102,7 +103,7 @@ def test_campaign_killed_at_a_random_point_then_run_again_credits_each_line_once
         "import sys\n"
         "from pathlib import Path\n"
         "from ledger.application import Ledger\n"
-        "from ledger.campaign import import_campaign\n"
+        "from ledger.files.campaign import import_campaign\n"
         "import_campaign(Ledger(), Path(sys.argv[1]), 'operator:test', lines_per_chunk=50,\n"
         "    progress=lambda offset, read: print(read, flush=True))\n"
     )
@@ -132,9 +133,9 @@ def test_campaign_killed_at_a_random_point_then_run_again_credits_each_line_once
 
 def register(ledger: Ledger, seq: int, name: str = "Martin") -> None:
     setup = Provenance("test", Channel.CLI)
-    agent_id = ledger.register_agent(make_nir(seq), name, "Anne", date(1985, 1, 1), setup).agent_id
-    ledger.record_acquisition_line(agent_id, 2021, S1, 1607, setup)
-    ledger.record_acquisition_line(agent_id, 2022, S1, 1607, setup)  # 50 h
+    agent_id = register_agent(ledger, make_nir(seq), name, "Anne", date(1985, 1, 1), setup).agent_id
+    record_line(ledger, agent_id, 2021, S1, 1607, setup)
+    record_line(ledger, agent_id, 2022, S1, 1607, setup)  # 50 h
 
 
 def deposit_row(

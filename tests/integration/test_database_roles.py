@@ -9,9 +9,10 @@ import psycopg
 import pytest
 
 from ledger.application import Ledger
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
-from ledger.stores import create_app_role
+from ledger.domain.provenance import Channel, Provenance
+from ledger.store.roles import create_app_role
+from ledger.store.settings import Settings
+from tests.commands import register_agent
 from tests.factories import make_nir
 
 pytestmark = pytest.mark.postgres
@@ -21,8 +22,8 @@ def test_the_application_role_is_refused_updates_deletes_and_truncates(
     postgres_url: str, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     owner = Ledger(Settings(database_url=postgres_url, data_dir=tmp_path, id_key="k" * 40))
-    owner.register_agent(
-        make_nir(1), "Nom", "Prénom", date(1980, 1, 1), Provenance("owner", Channel.CLI)
+    register_agent(
+        owner, make_nir(1), "Nom", "Prénom", date(1980, 1, 1), Provenance("owner", Channel.CLI)
     )
     owner.close()
     role = f"cpf_app_{uuid.uuid4().hex[:8]}"
@@ -32,8 +33,13 @@ def test_the_application_role_is_refused_updates_deletes_and_truncates(
         service = Ledger(
             Settings(database_url=app_url, data_dir=tmp_path, id_key="k" * 40, create_tables=False)
         )
-        receipt = service.register_agent(
-            make_nir(2), "Nom", "Prénom", date(1980, 1, 1), Provenance("service", Channel.API)
+        receipt = register_agent(
+            service,
+            make_nir(2),
+            "Nom",
+            "Prénom",
+            date(1980, 1, 1),
+            Provenance("service", Channel.API),
         )
         assert receipt.position == 2  # the role appends (and takes the store's lock)
         service.close()

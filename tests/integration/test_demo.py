@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ledger.application import Ledger
-from ledger.demo import generate, load, write_files
+from ledger.files.demo import generate, load, write_files
 from projections.runner import Projector
 
 

@@ -7,10 +7,11 @@ from datetime import date
 import pytest
 from pydantic import SecretStr
 
-from ledger import errors
 from ledger.application import Ledger
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
+from ledger.domain import errors
+from ledger.domain.provenance import Channel, Provenance
+from ledger.store.settings import Settings
+from tests.commands import register_agent
 from tests.factories import make_nir
 
 OP = Provenance("operator:test", Channel.CLI)
@@ -27,13 +28,13 @@ def stored_states(ledger: Ledger) -> bytes:
 
 def test_identity_is_sealed_and_survives_a_key_rotation(settings: Settings) -> None:
     before = Ledger(with_keys(settings, OLD))
-    first = before.register_agent(make_nir(1), "Lefèvre", "Zoé", date(1980, 2, 3), OP).agent_id
+    first = register_agent(before, make_nir(1), "Lefèvre", "Zoé", date(1980, 2, 3), OP).agent_id
     assert make_nir(1).encode() not in stored_states(before)
     assert b"Lef" not in stored_states(before)
     before.close()
     after = Ledger(with_keys(settings, f"{NEW},{OLD}"))  # the new key first, the old one kept
     try:
-        second = after.register_agent(make_nir(2), "Roux", "Léo", date(1990, 4, 5), OP).agent_id
+        second = register_agent(after, make_nir(2), "Roux", "Léo", date(1990, 4, 5), OP).agent_id
         assert after.identity(first).birth_name == "Lefèvre"
         assert after.identity(second).birth_date == date(1990, 4, 5)
         assert after.find_agent(make_nir(1), "LEFEVRE") == first

@@ -12,11 +12,12 @@ from uuid import UUID
 import pytest
 
 from ledger import commands as cmd
-from ledger import errors
-from ledger.agent import Identity
 from ledger.application import Ledger
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
+from ledger.domain import errors
+from ledger.domain.agent import Identity
+from ledger.domain.provenance import Channel, Provenance
+from ledger.store.settings import Settings
+from tests.commands import declare_dif_reserve, decrement, record_line, register_agent
 from tests.factories import make_nir, make_siret
 
 OP = Provenance("operator:test", Channel.CLI)
@@ -24,15 +25,15 @@ SIRET = make_siret(1)
 
 
 def register(ledger: Ledger, seq: int = 1) -> UUID:
-    return ledger.register_agent(make_nir(seq), "Dupont", "Jean", date(1980, 5, 1), OP).agent_id
+    return register_agent(ledger, make_nir(seq), "Dupont", "Jean", date(1980, 5, 1), OP).agent_id
 
 
 def test_movements_are_stored_and_replayed(ledger: Ledger) -> None:
     agent_id = register(ledger)
-    ledger.record_acquisition_line(agent_id, 2017, SIRET, 1607, OP)
-    ledger.record_acquisition_line(agent_id, 2018, SIRET, Decimal("1607"), OP)
-    ledger.declare_dif_reserve(agent_id, SIRET, 80, OP)
-    receipt = ledger.decrement(agent_id, SIRET, 100, date(2019, 3, 1), OP, training={"title": "X"})
+    record_line(ledger, agent_id, 2017, SIRET, 1607, OP)
+    record_line(ledger, agent_id, 2018, SIRET, Decimal("1607"), OP)
+    declare_dif_reserve(ledger, agent_id, SIRET, 80, OP)
+    receipt = decrement(ledger, agent_id, SIRET, 100, date(2019, 3, 1), OP, training={"title": "X"})
     assert (receipt.hours, receipt.reserve_hours, receipt.balance_after) == (-20, -80, 28)
     agent = ledger.get_agent(agent_id)
     assert (agent.balance, agent.reserve, agent.version) == (28, 0, 5)
@@ -42,14 +43,14 @@ def test_movements_are_stored_and_replayed(ledger: Ledger) -> None:
 
 def test_a_refused_command_records_nothing(ledger: Ledger) -> None:
     agent_id = register(ledger)
-    ledger.record_acquisition_line(agent_id, 2021, SIRET, 1607, OP)
+    record_line(ledger, agent_id, 2021, SIRET, 1607, OP)
     head = ledger.recorder.max_notification_id()
     with pytest.raises(errors.InsufficientBalance):
-        ledger.decrement(agent_id, SIRET, 26, date(2022, 1, 1), OP)
+        decrement(ledger, agent_id, SIRET, 26, date(2022, 1, 1), OP)
     with pytest.raises(errors.InvalidHours):
-        ledger.decrement(agent_id, SIRET, -1, date(2022, 1, 1), OP)
+        decrement(ledger, agent_id, SIRET, -1, date(2022, 1, 1), OP)
     with pytest.raises(errors.InvalidSiret):
-        ledger.decrement(agent_id, "12345678901234", 1, date(2022, 1, 1), OP)
+        decrement(ledger, agent_id, "12345678901234", 1, date(2022, 1, 1), OP)
     assert ledger.recorder.max_notification_id() == head
 
 
@@ -60,36 +61,36 @@ def test_unknown_agents_and_mismatched_identities_are_not_found(ledger: Ledger) 
     with pytest.raises(errors.AgentNotFound):
         ledger.find_agent(make_nir(2), "Dupont")
     with pytest.raises(errors.AgentNotFound):
-        ledger.decrement(ledger.agent_id(make_nir(2)), SIRET, 1, date(2022, 1, 1), OP)
+        decrement(ledger, ledger.agent_id(make_nir(2)), SIRET, 1, date(2022, 1, 1), OP)
     with pytest.raises(errors.AgentAlreadyRegistered):
         register(ledger)
 
 
 def test_idempotency_key_returns_the_first_outcome_without_a_new_event(ledger: Ledger) -> None:
     agent_id = register(ledger)
-    ledger.record_acquisition_line(agent_id, 2021, SIRET, 1607, OP)
+    record_line(ledger, agent_id, 2021, SIRET, 1607, OP)
     keyed = Provenance("employer:1", Channel.API, idempotency_key="abc")
-    first = ledger.decrement(agent_id, SIRET, 5, date(2022, 1, 1), keyed)
+    first = decrement(ledger, agent_id, SIRET, 5, date(2022, 1, 1), keyed)
     head = ledger.recorder.max_notification_id()
-    again = ledger.decrement(agent_id, SIRET, 5, date(2022, 1, 1), keyed)
+    again = decrement(ledger, agent_id, SIRET, 5, date(2022, 1, 1), keyed)
     assert again.replayed and again.decrement_id == first.decrement_id
     assert again.balance_after == first.balance_after == 20
     assert ledger.recorder.max_notification_id() == head
     with pytest.raises(errors.IdempotencyConflict):
-        ledger.decrement(agent_id, SIRET, 6, date(2022, 1, 1), keyed)
+        decrement(ledger, agent_id, SIRET, 6, date(2022, 1, 1), keyed)
 
 
 def test_concurrent_writers_on_one_agent_are_retried_not_lost(settings: Settings) -> None:
     first, second = Ledger(settings), Ledger(settings)
     try:
         agent_id = register(first)
-        first.record_acquisition_line(agent_id, 2021, SIRET, 1607, OP)
+        record_line(first, agent_id, 2021, SIRET, 1607, OP)
         failures: list[BaseException] = []
 
         def take(app: Ledger) -> None:
             try:
                 for _ in range(5):
-                    app.decrement(agent_id, SIRET, 1, date(2022, 1, 1), OP)
+                    decrement(app, agent_id, SIRET, 1, date(2022, 1, 1), OP)
             except BaseException as exc:  # pragma: no cover - reported below
                 failures.append(exc)
 

@@ -14,11 +14,23 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from ledger import errors
 from ledger.application import Ledger
-from ledger.provenance import Channel, Provenance
-from ledger.settings import Settings
+from ledger.domain import errors
+from ledger.domain.provenance import Channel, Provenance
+from ledger.store.settings import Settings
 from projections.runner import Projector
+from tests.commands import (
+    cancel_decrement,
+    close_account,
+    convert_dif,
+    credit_inaptitude,
+    declare_dif_reserve,
+    declare_low_qualification,
+    decrement,
+    record_line,
+    register_agent,
+    regularise_year,
+)
 from tests.factories import make_nir, make_siret
 
 OP = Provenance("operator:test", Channel.CLI)
@@ -32,28 +44,29 @@ def populate(
     """Register ``agents`` agents (NIRs from ``first``) and apply a mix of every movement kind,
     refusals ignored."""
     ids = [
-        ledger.register_agent(make_nir(first + i), "Nom", "Prénom", date(1980, 1, 1), OP).agent_id
+        register_agent(ledger, make_nir(first + i), "Nom", "Prénom", date(1980, 1, 1), OP).agent_id
         for i in range(agents)
     ]
     for step, (who, kind, a, b) in enumerate(moves):
         agent_id, siret = ids[who % agents], SIRETS[b % 3]
         try:
             if kind == "line":
-                ledger.record_acquisition_line(agent_id, 2017 + a % 9, siret, 200 * (b % 9), OP)
+                record_line(ledger, agent_id, 2017 + a % 9, siret, 200 * (b % 9), OP)
             elif kind == "dif":
-                ledger.convert_dif(agent_id, 1 + a % 120, OP)
+                convert_dif(ledger, agent_id, 1 + a % 120, OP)
             elif kind == "low":
-                ledger.declare_low_qualification(
-                    agent_id, 2017 + a % 9, OP, effective_date=date(2017, 1, 1)
+                declare_low_qualification(
+                    ledger, agent_id, 2017 + a % 9, OP, effective_date=date(2017, 1, 1)
                 )
             elif kind == "regularise":
-                ledger.regularise_year(
-                    agent_id, 2017 + a % 9, siret, (a % 21) - 10 or 1, ATTESTATION, OP
+                regularise_year(
+                    ledger, agent_id, 2017 + a % 9, siret, (a % 21) - 10 or 1, ATTESTATION, OP
                 )
             elif kind == "reserve":
-                ledger.declare_dif_reserve(agent_id, siret, 1 + a % 120, OP)
+                declare_dif_reserve(ledger, agent_id, siret, 1 + a % 120, OP)
             elif kind == "decrement":
-                ledger.decrement(
+                decrement(
+                    ledger,
                     agent_id,
                     siret,
                     1 + a % 40,
@@ -63,11 +76,11 @@ def populate(
                     decrement_id=f"d{step}",
                 )
             elif kind == "cancel":
-                ledger.cancel_decrement(agent_id, f"d{a % (step + 1)}", "cancelled", OP)
+                cancel_decrement(ledger, agent_id, f"d{a % (step + 1)}", "cancelled", OP)
             elif kind == "inaptitude":
-                ledger.credit_inaptitude(agent_id, 1 + a % 60, OP)
+                credit_inaptitude(ledger, agent_id, 1 + a % 60, OP)
             elif kind == "close":
-                ledger.close_account(agent_id, "retirement" if b % 2 else "invalidity", OP)
+                close_account(ledger, agent_id, "retirement" if b % 2 else "invalidity", OP)
         except errors.DomainError:
             pass
     return ids
@@ -155,7 +168,7 @@ def test_catch_up_applies_each_event_exactly_once(ledger: Ledger, projector: Pro
     ids = populate(ledger, 3, [(0, "line", 4, 1), (1, "line", 4, 1), (0, "decrement", 5, 1)])
     projector.catch_up()
     projector.catch_up()  # nothing new: nothing applied twice
-    populate_more = ledger.record_acquisition_line(ids[2], 2021, SIRETS[0], 1607, OP)
+    populate_more = record_line(ledger, ids[2], 2021, SIRETS[0], 1607, OP)
     assert populate_more.hours == 25
     projector.catch_up()
     assert_views_equal_replay(ledger, projector, ids)

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from ledger.application import Ledger
 from ledger.audit import replay_agent
-from projections.queries import Principal, Queries
+from ledger.domain.access import Principal
+from projections.queries import Queries
 from projections.runner import Projector
 from tests.integration.test_projections import moves_strategy, populate
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from ledger import errors
-from ledger.agent import Agent, ClosureReason, Identity, Status
-from ledger.provenance import Channel, Provenance
+from ledger.domain import errors
+from ledger.domain.agent import Agent, ClosureReason, Identity, Status
+from ledger.domain.provenance import Channel, Provenance
 
 OP = Provenance("operator:test", Channel.CLI)
 SIRET = "21750001600019"
@@ -191,7 +191,7 @@ def test_idempotency_key_replays_the_first_outcome_or_conflicts() -> None:
 
 
 def test_identity_matching_ignores_case_and_accents() -> None:
-    from ledger.identifiers import Nir
+    from ledger.domain.identifiers import Nir
 
     identity = Identity("180057505600167", "Lefèvre-Dupont", "Zoé", date(1980, 5, 1))
     assert identity.matches(Nir.parse("180057505600167"), "LEFEVRE DUPONT")

@@ -9,9 +9,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import errors, rules
-from ledger.agent import Agent, Identity
-from ledger.provenance import Channel, Provenance
+from ledger.domain import errors, rules
+from ledger.domain.agent import Agent, Identity
+from ledger.domain.provenance import Channel, Provenance
 
 OP = Provenance("operator:test", Channel.CLI)
 SIRETS = ["21750001600019", "21750001600027", "21750001600035"]

@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from api.cli import app
-from ledger.settings import Settings
+from ledger.store.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.errors import InvalidNir, InvalidSiret
-from ledger.identifiers import Nir, Siret, agent_id_for
+from ledger.domain.errors import InvalidNir, InvalidSiret
+from ledger.domain.identifiers import Nir, Siret, agent_id_for
 from tests.factories import make_nir, make_siret
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import rules
-from ledger.errors import InvalidHours, InvalidInput
+from ledger.domain import rules
+from ledger.domain.errors import InvalidHours, InvalidInput
 
 
 def test_full_years_before_and_after_2020() -> None:

@@ -1,0 +1,117 @@
+"""``cpf-ledger projections``: operate the read-side views."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import asdict
+
+import typer
+from rich.table import Table
+
+from api.bootstrap import Services
+from api.cli.common import console, events_progress, services
+from ledger.audit import make_checkpoint, private_key
+from projections.views import VIEWS
+
+app = typer.Typer(help="Operate the read-side views.", no_args_is_help=True)
+
+
+def _view_names(view: str | None) -> list[str]:
+    if view is None:
+        return list(VIEWS)
+    if view not in VIEWS:
+        raise typer.BadParameter(f"unknown view {view!r}; views: {', '.join(VIEWS)}")
+    return [view]
+
+
+@app.command("status")
+def status() -> None:
+    """Each view's position, the log head, and the lag in events and seconds."""
+    table = Table("view", "generation", "position", "head", "lag (events)", "lag (s)", "rebuild")
+    for s in services().projector.status():
+        rebuild = (
+            f"g{s.rebuilding_generation} at {s.rebuilding_position}"
+            if s.rebuilding_generation
+            else "-"
+        )
+        table.add_row(
+            s.view,
+            str(s.generation),
+            str(s.position),
+            str(s.head),
+            str(s.lag_events),
+            f"{s.lag_seconds:.1f}",
+            rebuild,
+        )
+    console.print(table)
+
+
+@app.command("rebuild")
+def rebuild(
+    view: str | None = typer.Argument(None, help="One view (default: all)"),
+    page_size: int = typer.Option(1000, min=1, max=5000, help="Events per transaction"),
+) -> None:
+    """Build fresh views beside the live ones and swap them in when caught up.
+
+    Ctrl-C stops it; running it again resumes where it stopped.
+    """
+    names = _view_names(view)
+    projector = services().projector
+    projector.page_size = page_size
+    started = time.monotonic()
+    with events_progress(f"rebuild {','.join(names)}", projector.head()) as report:
+        try:
+            projector.rebuild(names, progress=report)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: run the same command again to resume")
+            raise typer.Exit(130) from None
+    console.print(f"rebuilt {', '.join(names)} in {time.monotonic() - started:.1f} s")
+
+
+@app.command("check")
+def check(
+    view: str | None = typer.Argument(None, help="One view (default: all)"),
+) -> None:
+    """Recompute the views from the events and report every difference (exit 1 if any)."""
+    differences = services().projector.check(_view_names(view))
+    for d in differences:
+        console.print(
+            f"[red]{d.view}[/red] {d.problem} {d.key}: expected {d.expected}, found {d.found}"
+        )
+    if differences:
+        console.print(f"[red]{len(differences)} difference(s)")
+        raise typer.Exit(1)
+    console.print("[green]views match the events")
+
+
+@app.command("run")
+def run(
+    checkpoint_every: int = typer.Option(
+        0, min=0, help="Also sign an audit checkpoint every N minutes (0: never)"
+    ),
+) -> None:
+    """Follow the event log and keep the live views up to date (the projection worker)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    svc = services()
+    if checkpoint_every:
+        threading.Thread(
+            target=_checkpoints, args=(svc, stop, checkpoint_every), name="checkpoints", daemon=True
+        ).start()
+    console.print("projection worker following the event log (Ctrl-C to stop)")
+    try:
+        svc.projector.follow(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def _checkpoints(svc: Services, stop: threading.Event, minutes: int) -> None:
+    """Sign a checkpoint every ``minutes`` while the worker runs."""
+    key = private_key(svc.settings.checkpoint_signing_seed)
+    while not stop.wait(minutes * 60):
+        try:
+            svc.checkpoints.add(asdict(make_checkpoint(svc.ledger.recorder, key)))
+        except ValueError as error:  # a broken chain is not signed: say so loudly
+            console.print(f"[red]no checkpoint: {error}")

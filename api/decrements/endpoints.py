@@ -1,0 +1,42 @@
+"""Decrements (décrémentation): hours consumed by a training the employer accepted and paid."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from api.auth import Svc, Writer
+from api.common import execute
+from api.decrements.schemas import DecrementRequest
+from api.idempotency import IdempotencyKey
+from api.schemas import Written
+from ledger.domain.identifiers import Siret
+from projections import scope
+
+router = APIRouter(prefix="/v1/decrements", tags=["decrements"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Written,
+    summary="Record a decrement for an agent identified by NIR and birth name (gestion)",
+    description="The undeclared-DIF hours the SIRET keeps are taken first, then the counter. "
+    "Only `anticipated: true` lets the counter go below zero, never below -2 x the "
+    "yearly rate.",
+)
+def record_decrement(
+    body: DecrementRequest,
+    request: Request,
+    principal: Writer,
+    svc: Svc,
+    idempotency_key: IdempotencyKey = None,
+) -> object:
+    scope.require_writer_for(principal, Siret.parse(body.siret).value)
+    return execute(
+        request,
+        svc,
+        principal,
+        idempotency_key,
+        body,
+        lambda where: body.to_command(svc.ledger.find_agent(body.nir, body.birth_name), where),
+    )

@@ -1,0 +1,186 @@
+"""Bulk files over HTTP: campaign imports (operator) and decrement file deposits (gestion), and
+the yearly extraction. The same code paths as the command line."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Authenticated, OperatorOnly, Svc, Writer
+from api.bootstrap import Services
+from api.common import saw, trailed
+from api.exports import csv_lines, export_response
+from api.observability import BULK_LINES
+from api.problems import ApiProblem
+from ledger.domain.access import Principal
+from ledger.domain.errors import CampaignNotFound, DepositNotFound
+from ledger.domain.file_runs import Campaign, DecrementFile, campaign_id
+from ledger.domain.identifiers import Siret
+from ledger.files.campaign import run_campaign, start_campaign
+from ledger.files.deposits import REPORT_COLUMNS, deposit_file
+from ledger.files.reading import file_digest
+from projections import scope
+from projections.extraction import COLUMNS as EXTRACTION_COLUMNS
+from projections.extraction import extraction_rows
+
+router = APIRouter(prefix="/v1", tags=["files"])
+MAX_FILE_BYTES = 200 * 1024 * 1024
+CSV_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+async def save_body(request: Request, directory: str) -> Path:
+    path = Path(directory) / "upload.csv"
+    size = 0
+    with path.open("wb") as out:
+        async for block in request.stream():
+            size += len(block)
+            if size > MAX_FILE_BYTES:
+                raise ApiProblem(
+                    413,
+                    "file_too_large",
+                    f"files are limited to {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                )
+            out.write(block)
+    if size == 0:
+        raise ApiProblem(422, "empty_file", "the request body must be the CSV file")
+    return path
+
+
+def _deposit_scope(principal: Principal) -> tuple[str, set[str] | None]:
+    """The deposit's owner (the depositor's establishment, or "operator") and the SIRETs its
+    lines may name (None: any)."""
+    if scope.is_operator(principal):
+        return "operator", None
+    assert principal.siret is not None
+    return principal.siret, set(principal.sirets)
+
+
+@router.post(
+    "/decrement-files",
+    status_code=201,
+    openapi_extra=CSV_BODY,
+    summary="Deposit a decrement file (gestion, operator): the per-line report",
+)
+async def deposit(
+    request: Request,
+    principal: Writer,
+    svc: Svc,
+    filename: Annotated[str, Query(max_length=200)] = "decrements.csv",
+) -> object:
+    owner, sirets = _deposit_scope(principal)
+    with tempfile.TemporaryDirectory() as directory:
+        path = await save_body(request, directory)
+        result = await run_in_threadpool(
+            deposit_file, svc.ledger, path, filename, principal.label, owner, sirets
+        )
+    for status in ("applied", "rejected"):
+        BULK_LINES.labels("decrement_file", status).inc(result.summary()[status])
+    return {**result.summary(), "report": result.lines}
+
+
+@router.get("/decrement-files/{deposit_id}", summary="A deposit's report (JSON, or CSV)")
+def deposit_report(
+    deposit_id: uuid.UUID,
+    request: Request,
+    principal: Authenticated,
+    svc: Svc,
+    format: Literal["json", "csv"] = "json",
+) -> object:
+    found = _deposit_from(svc, principal, deposit_id)
+    saw(request, svc, principal, [line["agent_id"] for line in found.lines if line.get("agent_id")])
+    if format == "csv":
+        return StreamingResponse(
+            csv_lines(REPORT_COLUMNS, found.lines),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="report-{deposit_id.hex}.csv"'},
+        )
+    return {**found.summary(), "report": found.lines}
+
+
+def _deposit_from(svc: Services, principal: Principal, deposit: uuid.UUID) -> DecrementFile:
+    missing = DepositNotFound("no such deposit")
+    found = svc.ledger.aggregate(deposit, DecrementFile, missing)
+    if not scope.owns_document(principal, found.scope):
+        raise missing
+    return found
+
+
+@router.post(
+    "/campaigns",
+    status_code=202,
+    openapi_extra=CSV_BODY,
+    summary="Import a campaign file (operator): runs in the background; poll its id",
+)
+async def start(
+    request: Request,
+    principal: OperatorOnly,
+    svc: Svc,
+    filename: Annotated[str, Query(max_length=200)] = "campagne.csv",
+) -> object:
+    directory = tempfile.mkdtemp()
+    path = await save_body(request, directory)
+    digest = file_digest(path)
+    run = await run_in_threadpool(start_campaign, svc.ledger, path, filename, principal.label)
+    if run is None:  # running already, or finished: the same file is one campaign
+        shutil.rmtree(directory, ignore_errors=True)
+        return _campaign(svc, digest).summary()
+
+    def work() -> None:
+        try:
+            done = run_campaign(svc.ledger, run, path, principal.label)
+            counts = done.counts
+            BULK_LINES.labels("campaign", "applied").inc(counts.get("applied", 0))
+            BULK_LINES.labels("campaign", "already_applied").inc(counts.get("already_applied", 0))
+            BULK_LINES.labels("campaign", "rejected").inc(sum(counts.get("rejected", {}).values()))
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    svc.background.start(f"campaign-{digest[:12]}", work)
+    return run.summary()
+
+
+def _campaign(svc: Services, digest: str) -> Campaign:
+    missing = CampaignNotFound("no campaign was started with this file")
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise missing
+    return svc.ledger.aggregate(campaign_id(digest), Campaign, missing)
+
+
+@router.get("/campaigns/{campaign_id}", summary="A campaign import's progress and report")
+def campaign_status(campaign_id: str, principal: OperatorOnly, svc: Svc) -> object:
+    return _campaign(svc, campaign_id).summary()
+
+
+@router.get(
+    "/employers/{siret}/extraction",
+    summary="The yearly extraction: identity, balance, ceiling and history of every "
+    "agent with an acquisition line for this SIRET that year (CSV or XLSX)",
+)
+def extraction(
+    siret: str,
+    request: Request,
+    principal: Authenticated,
+    svc: Svc,
+    year: Annotated[int, Query(ge=2017, le=2100)],
+    format: Literal["csv", "xlsx"] = "csv",
+) -> StreamingResponse:
+    value = Siret.parse(siret).value
+    rows = extraction_rows(svc.queries, svc.ledger, principal, value, year)
+    return export_response(
+        format,
+        f"extraction-{value}-{year}",
+        EXTRACTION_COLUMNS,
+        trailed(request, svc, principal, rows),
+    )

@@ -1,0 +1,548 @@
+"""The Agent aggregate: one public agent's CPF counter, every movement an event.
+
+Public methods are commands: they check the invariants, compute the movement with the rules, then
+trigger one event carrying the computed facts (so replaying history never re-applies rules that a
+later decree may change). A refused command raises a :class:`~ledger.domain.errors.DomainError` before
+any event is triggered: nothing is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger.domain import errors, rules
+from ledger.domain.movements import (
+    ClosureReason,
+    DecrementRecord,
+    Identity,
+    Receipt,
+    Status,
+    acquisition_date,
+    check_regularisation,
+    counter_ceiling,
+    movement_effects,
+    status_after_closure,
+)
+from ledger.domain.provenance import Provenance
+from ledger.domain.topics import pin_topics
+
+__all__ = [
+    "Agent",
+    "ClosureReason",
+    "Identity",
+    "Receipt",
+    "Status",
+    "counter_ceiling",
+    "movement_effects",
+]
+
+
+class Agent(Aggregate):
+    """A public agent's CPF counter (compte personnel de formation), in whole hours."""
+
+    class Event(Aggregate.Event):
+        effective_date: date
+        provenance: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            agent: Agent = aggregate
+            self.update(agent)
+            siret = getattr(self, "siret", None)
+            if siret and not isinstance(self, Agent.AcquisitionLineRecorded):
+                agent.recorded_by.add(siret)  # the employers' scope: a movement it recorded
+            key = self.provenance.get("idempotency_key")
+            if key:
+                agent.receipts[key] = (self.provenance.get("fingerprint"), agent.receipt(self))
+
+        def update(self, agent: Agent) -> None:
+            """Change the agent's state. Runs for new events and on every replay."""
+
+        def counter_change(self) -> int:
+            """Signed change of the counter."""
+            return movement_effects(type(self).__name__, self.__dict__)[0]
+
+        def reserve_change(self) -> int:
+            """Signed change of the undeclared-DIF reserve."""
+            return movement_effects(type(self).__name__, self.__dict__)[1]
+
+    class Registered(Aggregate.Created, Event):
+        """The agent's identity (NIR, birth name, first name, birth date): personal data."""
+
+        identity: dict[str, Any]
+
+        def update(self, agent: Agent) -> None:
+            agent.stored_identity = self.identity
+            if "sealed" not in self.identity:
+                agent.identity = Identity(**self.identity)
+
+    class AcquisitionLineRecorded(Event):
+        """Alimentation: one declaration line (year × SIRET); credits the year's difference."""
+
+        year: int
+        siret: str
+        hours_worked: Decimal
+        credited: int
+
+        def update(self, agent: Agent) -> None:
+            agent.year_lines.setdefault(self.year, {})[self.siret] = self.hours_worked
+            agent.year_credited[self.year] = agent.year_credited.get(self.year, 0) + self.credited
+            agent.balance += self.credited
+
+    class DifConverted(Event):
+        """DIF hours held at 31 Dec 2016 converted into CPF hours (once)."""
+
+        declared: int
+        credited: int
+
+        def update(self, agent: Agent) -> None:
+            agent.dif_converted = True
+            agent.balance += self.credited
+
+    class LowQualificationDeclared(Event):
+        """Category C without a level-3 diploma: higher rates and ceiling from ``from_year``."""
+
+        from_year: int
+
+        def update(self, agent: Agent) -> None:
+            agent.low_qualification_from = self.from_year
+
+    class YearRegularised(Event):
+        """A CDC correction of a year's acquisition, on an employer's signed attestation."""
+
+        year: int
+        siret: str
+        requested: int
+        applied: int
+        attestation: dict[str, Any]
+        request_id: str | None
+
+        def update(self, agent: Agent) -> None:
+            agent.year_regularised[self.year] = (
+                agent.year_regularised.get(self.year, 0) + self.applied
+            )
+            agent.balance += self.applied
+
+    class DifReserveDeclared(Event):
+        """Undeclared DIF hours an employer keeps itself, consumed before the counter."""
+
+        siret: str
+        hours: int
+
+        def update(self, agent: Agent) -> None:
+            agent.reserves[self.siret] = self.hours
+            agent.reserves_declared.add(self.siret)
+
+    class Decremented(Event):
+        """Décrémentation: hours consumed by a training the employer accepted and paid."""
+
+        decrement_id: str
+        siret: str
+        hours: int
+        from_reserve: int
+        from_counter: int
+        anticipated: bool
+        training: dict[str, Any]
+
+        def update(self, agent: Agent) -> None:
+            agent.balance -= self.from_counter
+            if self.from_reserve:
+                agent.reserves[self.siret] -= self.from_reserve
+            agent.decrements[self.decrement_id] = DecrementRecord(
+                self.siret, self.from_reserve, self.from_counter
+            )
+
+    class DecrementCancelled(Event):
+        """Compensates a decrement recorded in error or for a cancelled training."""
+
+        decrement_id: str
+        siret: str
+        to_reserve: int
+        to_counter: int
+        reason: str
+
+        def update(self, agent: Agent) -> None:
+            record = agent.decrements[self.decrement_id]
+            record.cancelled = True
+            agent.balance += self.to_counter
+            if self.to_reserve:
+                agent.reserves[record.siret] = agent.reserves.get(record.siret, 0) + self.to_reserve
+
+    class InaptitudeCredited(Event):
+        """Inaptitude-prevention credit, on top of the ceilings (≤ 150 h in a career)."""
+
+        hours: int
+
+        def update(self, agent: Agent) -> None:
+            agent.inaptitude_total += self.hours
+            agent.balance += self.hours
+
+    class Closed(Event):
+        """Account closure at retirement (or retirement for invalidity)."""
+
+        reason: str
+
+        def update(self, agent: Agent) -> None:
+            agent.status = status_after_closure(self.reason)
+
+    # ------------------------------------------------------------------ state
+
+    def __init__(self) -> None:
+        self.identity: Identity | None = None  # set by the registration event, unless sealed
+        self.stored_identity: dict[str, Any] = {}
+        self.balance = 0
+        self.status = Status.OPEN
+        self.low_qualification_from: int | None = None
+        self.dif_converted = False
+        self.inaptitude_total = 0
+        self.year_lines: dict[int, dict[str, Decimal]] = {}
+        self.year_credited: dict[int, int] = {}
+        self.year_regularised: dict[int, int] = {}
+        self.reserves: dict[str, int] = {}
+        self.reserves_declared: set[str] = set()
+        self.decrements: dict[str, DecrementRecord] = {}
+        self.recorded_by: set[str] = set()  # SIRETs that recorded a movement other than a line
+        # idempotency key -> (command fingerprint, first outcome)
+        self.receipts: dict[str, tuple[str | None, Receipt]] = {}
+
+    @classmethod
+    def register(
+        cls,
+        agent_id: UUID,
+        identity: Identity,
+        effective_date: date,
+        provenance: Provenance,
+        seal: Callable[[dict[str, Any]], dict[str, Any]] = lambda record: record,
+    ) -> Agent:
+        """Create the agent's counter with its identity (sealed at rest by ``seal``)."""
+        if not identity.birth_name.strip() or not identity.first_name.strip():
+            raise errors.InvalidInput("birth name and first name are required")
+        return cls._create(
+            cls.Registered,
+            id=agent_id,
+            identity=seal(
+                {
+                    "nir": identity.nir,
+                    "birth_name": identity.birth_name.strip(),
+                    "first_name": identity.first_name.strip(),
+                    "birth_date": identity.birth_date,
+                }
+            ),
+            effective_date=effective_date,
+            provenance=provenance.as_dict(),
+        )
+
+    def receipt(self, event: Agent.Event) -> Receipt:
+        """The outcome of ``event`` once applied."""
+        return Receipt(
+            agent_id=self.id,
+            version=event.originator_version,
+            kind=type(event).__name__,
+            hours=event.counter_change(),
+            reserve_hours=event.reserve_change(),
+            balance_after=self.balance,
+            decrement_id=getattr(event, "decrement_id", None),
+        )
+
+    @property
+    def reserve(self) -> int:
+        """Undeclared-DIF hours still held by employers, all SIRETs together."""
+        return sum(self.reserves.values())
+
+    def is_low_qualified(self, year: int) -> bool:
+        return self.low_qualification_from is not None and year >= self.low_qualification_from
+
+    def ceiling_for(self, year: int) -> int:
+        """Counter ceiling applying to credits of ``year``."""
+        return rules.ceiling(max(year, rules.FIRST_YEAR), self.is_low_qualified(year))
+
+    # --------------------------------------------------------------- commands
+
+    def previous_outcome(self, provenance: Provenance) -> Receipt | None:
+        """The first outcome of a retried command (same idempotency key), or None if new.
+
+        Raises :class:`~ledger.domain.errors.IdempotencyConflict` when the key was used for another command.
+        """
+        key = provenance.idempotency_key
+        if not key or key not in self.receipts:
+            return None
+        fingerprint, receipt = self.receipts[key]
+        if fingerprint != provenance.fingerprint:
+            raise errors.IdempotencyConflict(
+                "this idempotency key was already used for a different command"
+            )
+        return Receipt(**{**_fields(receipt), "replayed": True, "position": None})
+
+    def _emit(self, event_class: type[Agent.Event], **kwargs: Any) -> Receipt:
+        provenance: Provenance = kwargs.pop("provenance")
+        self.trigger_event(event_class, provenance=provenance.as_dict(), **kwargs)
+        return self.receipt(self.pending_events[-1])  # type: ignore[arg-type]
+
+    def _check_can_be_credited(self) -> None:
+        if self.status is not Status.OPEN:
+            raise errors.AccountClosed("the account is closed: it can no longer be credited")
+
+    def record_acquisition_line(
+        self,
+        year: int,
+        siret: str,
+        hours_worked: Decimal,
+        provenance: Provenance,
+        already_applied_ok: bool = True,
+    ) -> Receipt:
+        """Alimentation: record a declaration line and credit the year's entitlement difference.
+
+        The year's entitlement is recomputed over all its lines (fraction summed over SIRETs and
+        capped at 1, rounded up once) from the counter as it stood before the year's first credit,
+        so late lines give the same result as lines arriving together. A line already recorded with
+        the same hours changes nothing; with other hours it is refused: that is a regularisation.
+        """
+        if hours_worked < 0:
+            raise errors.InvalidHours("hours worked cannot be negative")
+        rules.rule_set_for(year)
+        known = self.year_lines.get(year, {}).get(siret)
+        if known is not None:
+            if known == hours_worked and already_applied_ok:
+                return Receipt(
+                    self.id,
+                    self.version,
+                    "AcquisitionLineRecorded",
+                    0,
+                    0,
+                    self.balance,
+                    replayed=True,
+                )
+            raise errors.AcquisitionLineConflict(
+                f"a line for year {year} and SIRET {siret} was already recorded with other hours;"
+                " ask for a regularisation instead",
+                year=year,
+                siret=siret,
+            )
+        self._check_can_be_credited()
+        lines = {**self.year_lines.get(year, {}), siret: hours_worked}
+        fraction = rules.worked_fraction(Fraction(sum(lines.values(), Decimal(0))))
+        credited_so_far = self.year_credited.get(year, 0)
+        balance_before_year = self.balance - credited_so_far
+        entitlement = rules.yearly_entitlement(
+            year, fraction, balance_before_year, self.is_low_qualified(year)
+        )
+        room = max(0, self.ceiling_for(year) - self.balance)
+        credit = max(0, min(entitlement - credited_so_far, room))
+        return self._emit(
+            self.AcquisitionLineRecorded,
+            year=year,
+            siret=siret,
+            hours_worked=hours_worked,
+            credited=credit,
+            effective_date=acquisition_date(year),
+            provenance=provenance,
+        )
+
+    def convert_dif(self, hours: int, effective_date: date, provenance: Provenance) -> Receipt:
+        """Convert the DIF hours held at 31 Dec 2016 (1–120 h, once), within the ceiling."""
+        hours = rules.positive_whole_hours(hours)
+        if hours > rules.DIF_CONVERSION_MAX:
+            raise errors.InvalidHours(
+                f"at most {rules.DIF_CONVERSION_MAX} DIF hours can be converted"
+            )
+        if self.dif_converted:
+            raise errors.DifAlreadyConverted("the DIF hours of this agent were already converted")
+        self._check_can_be_credited()
+        room = max(0, self.ceiling_for(effective_date.year) - self.balance)
+        return self._emit(
+            self.DifConverted,
+            declared=hours,
+            credited=min(hours, room),
+            effective_date=effective_date,
+            provenance=provenance,
+        )
+
+    def declare_low_qualification(
+        self, from_year: int, effective_date: date, provenance: Provenance
+    ) -> Receipt:
+        """Category C low qualification, from ``from_year`` on: never before the declaration's year,
+        nor for a year already credited."""
+        rules.rule_set_for(from_year)
+        if self.low_qualification_from is not None:
+            raise errors.LowQualificationAlreadyDeclared("low qualification is already declared")
+        self._check_can_be_credited()
+        credited_years = [y for y in self.year_lines if y >= from_year]
+        if from_year < effective_date.year or credited_years:
+            raise errors.RetroactiveDeclaration(
+                "low qualification applies from the year it is declared, never retroactively"
+            )
+        return self._emit(
+            self.LowQualificationDeclared,
+            from_year=from_year,
+            effective_date=effective_date,
+            provenance=provenance,
+        )
+
+    def regularise_year(
+        self,
+        year: int,
+        siret: str,
+        hours: int,
+        attestation: dict[str, Any],
+        effective_date: date,
+        provenance: Provenance,
+        request_id: str | None = None,
+    ) -> Receipt:
+        """Correct a year's acquisition (±). Positive corrections stay within the ceiling; negative
+        ones cannot remove more than the year was credited."""
+        rules.rule_set_for(year)
+        check_regularisation(hours, attestation)
+        if hours > 0:
+            self._check_can_be_credited()
+            applied = min(hours, max(0, self.ceiling_for(year) - self.balance))
+        else:
+            year_total = self.year_credited.get(year, 0) + self.year_regularised.get(year, 0)
+            if -hours > year_total:
+                raise errors.RegularisationTooLarge(
+                    f"year {year} was credited {year_total} h: cannot remove {-hours} h"
+                )
+            applied = hours
+        return self._emit(
+            self.YearRegularised,
+            year=year,
+            siret=siret,
+            requested=hours,
+            applied=applied,
+            attestation=dict(attestation),
+            request_id=request_id,
+            effective_date=effective_date,
+            provenance=provenance,
+        )
+
+    def declare_dif_reserve(
+        self, siret: str, hours: int, effective_date: date, provenance: Provenance
+    ) -> Receipt:
+        """An employer keeps the agent's undeclared DIF hours (≤ 120 h) itself; once per SIRET."""
+        hours = rules.positive_whole_hours(hours)
+        if hours > rules.DIF_CONVERSION_MAX:
+            raise errors.InvalidHours(f"a DIF reserve holds at most {rules.DIF_CONVERSION_MAX} h")
+        if siret in self.reserves_declared:
+            raise errors.DifReserveAlreadyDeclared(
+                f"SIRET {siret} already declared an undeclared-DIF reserve for this agent"
+            )
+        return self._emit(
+            self.DifReserveDeclared,
+            siret=siret,
+            hours=hours,
+            effective_date=effective_date,
+            provenance=provenance,
+        )
+
+    def decrement(
+        self,
+        decrement_id: str,
+        siret: str,
+        hours: int,
+        training: dict[str, Any],
+        effective_date: date,
+        provenance: Provenance,
+        anticipated: bool = False,
+    ) -> Receipt:
+        """Consume hours: the SIRET's undeclared-DIF reserve first, then the counter.
+
+        The counter may go below zero only with the anticipation flag, and never below −2 × the
+        yearly rate of the training's year.
+        """
+        hours = rules.positive_whole_hours(hours)
+        if self.status is Status.CLOSED:
+            raise errors.AccountClosed("the account is closed: it can no longer be used")
+        if decrement_id in self.decrements:
+            raise errors.InvalidInput("this decrement id is already used")
+        from_reserve = min(self.reserves.get(siret, 0), hours)
+        from_counter = hours - from_reserve
+        after = self.balance - from_counter
+        if after < 0:
+            if not anticipated:
+                raise errors.InsufficientBalance(
+                    f"the counter holds {self.balance} h"
+                    + (f" (and {from_reserve} h of undeclared DIF)" if from_reserve else "")
+                    + f": {hours} h cannot be taken without anticipation",
+                    balance=self.balance,
+                    requested=hours,
+                )
+            year = max(effective_date.year, rules.FIRST_YEAR)
+            floor = rules.anticipation_floor(year, self.is_low_qualified(year))
+            if after < floor:
+                raise errors.AnticipationLimitExceeded(
+                    f"anticipation cannot take the counter below {floor} h (it would reach {after} h)",
+                    floor=floor,
+                )
+        return self._emit(
+            self.Decremented,
+            decrement_id=decrement_id,
+            siret=siret,
+            hours=hours,
+            from_reserve=from_reserve,
+            from_counter=from_counter,
+            anticipated=anticipated,
+            training=dict(training),
+            effective_date=effective_date,
+            provenance=provenance,
+        )
+
+    def cancel_decrement(
+        self, decrement_id: str, reason: str, effective_date: date, provenance: Provenance
+    ) -> Receipt:
+        """Reverse a decrement by a compensating event that names it; hours go back where they came from."""
+        record = self.decrements.get(decrement_id)
+        if record is None:
+            raise errors.DecrementNotFound("no such decrement on this agent")
+        if record.cancelled:
+            raise errors.DecrementAlreadyCancelled("this decrement is already cancelled")
+        return self._emit(
+            self.DecrementCancelled,
+            decrement_id=decrement_id,
+            siret=record.siret,
+            to_reserve=record.from_reserve,
+            to_counter=record.from_counter,
+            reason=reason,
+            effective_date=effective_date,
+            provenance=provenance,
+        )
+
+    def credit_inaptitude(
+        self, hours: int, effective_date: date, provenance: Provenance
+    ) -> Receipt:
+        """Inaptitude-prevention credit: above the ceiling, at most 150 h over a career."""
+        hours = rules.positive_whole_hours(hours)
+        self._check_can_be_credited()
+        if self.inaptitude_total + hours > rules.INAPTITUDE_CAREER_MAX:
+            raise errors.InaptitudeLimitExceeded(
+                f"inaptitude credits are limited to {rules.INAPTITUDE_CAREER_MAX} h in a career"
+                f" ({self.inaptitude_total} h already granted)"
+            )
+        return self._emit(
+            self.InaptitudeCredited,
+            hours=hours,
+            effective_date=effective_date,
+            provenance=provenance,
+        )
+
+    def close(self, reason: ClosureReason, effective_date: date, provenance: Provenance) -> Receipt:
+        """Close the account at retirement (decrements stay possible after invalidity retirement)."""
+        if self.status is not Status.OPEN:
+            raise errors.AccountClosed("the account is already closed")
+        return self._emit(
+            self.Closed,
+            reason=str(ClosureReason(reason)),
+            effective_date=effective_date,
+            provenance=provenance,
+        )
+
+
+def _fields(receipt: Receipt) -> dict[str, Any]:
+    return {name: getattr(receipt, name) for name in Receipt.__slots__}
+
+
+pin_topics("ledger.agent", Agent)

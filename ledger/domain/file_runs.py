@@ -1,0 +1,218 @@
+"""Deposited files as aggregates: a campaign run and a decrement file, each with its life cycle.
+
+A file's id derives from its SHA-256 (and, for a decrement file, from the depositing
+establishment), so the same file deposited again is the same aggregate: its status and report are
+in the event store, the same from every API worker and after a restart.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from ledger.domain import errors
+from ledger.domain.topics import pin_topics
+
+NAMESPACE = uuid.UUID("0b7e55a4-6c1e-4a7e-9f0f-6a1d2c3b4e5f")
+STALE_AFTER = timedelta(minutes=2)
+"""A running campaign that reported no progress for this long was interrupted (a restart)."""
+
+
+def deposit_id(scope: str, digest: str) -> uuid.UUID:
+    """The same file deposited by the same establishment (or by operators) is the same deposit."""
+    return uuid.uuid5(NAMESPACE, f"decrement-file:{scope}:{digest}")
+
+
+def campaign_id(digest: str) -> uuid.UUID:
+    """A campaign file is one run, whoever deposits it and however often."""
+    return uuid.uuid5(NAMESPACE, f"campaign:{digest}")
+
+
+class FileEvent(Aggregate.Event):
+    provenance: dict[str, Any]
+
+
+class DecrementFile(Aggregate):
+    """A deposited decrement file and its per-line report."""
+
+    class Event(FileEvent):
+        pass
+
+    class Deposited(Aggregate.Created, Event):
+        file_sha256: str
+        filename: str
+        principal: str
+        scope: str
+
+    class LinesReported(Event):
+        lines: list[dict[str, Any]]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.lines.extend(self.lines)
+
+    class Completed(Event):
+        def apply(self, aggregate: Any) -> None:
+            aggregate.completed = True
+
+    def __init__(self, file_sha256: str, filename: str, principal: str, scope: str) -> None:
+        self.file_sha256 = file_sha256
+        self.filename = filename
+        self.principal = principal
+        self.scope = scope
+        self.lines: list[dict[str, Any]] = []
+        self.completed = False
+
+    @classmethod
+    def deposit(
+        cls, digest: str, filename: str, scope: str, provenance: dict[str, Any]
+    ) -> DecrementFile:
+        """A new deposit of the file with SHA-256 ``digest`` by ``scope`` (a SIRET, or
+        "operator")."""
+        return cls._create(
+            cls.Deposited,
+            id=deposit_id(scope, digest),
+            file_sha256=digest,
+            filename=filename,
+            principal=provenance["principal"],
+            scope=scope,
+            provenance=provenance,
+        )
+
+    def report(self, lines: list[dict[str, Any]], provenance: dict[str, Any]) -> None:
+        """Keep the outcome of a chunk of lines (in line order)."""
+        if self.completed:
+            raise errors.InvalidInput("this deposit is already complete")
+        if lines:
+            self.trigger_event(self.LinesReported, lines=lines, provenance=provenance)
+
+    def complete(self, provenance: dict[str, Any]) -> None:
+        if not self.completed:
+            self.trigger_event(self.Completed, provenance=provenance)
+
+    @property
+    def last_line(self) -> int:
+        """The last line reported so far (1, the header, before any)."""
+        return int(self.lines[-1]["line"]) if self.lines else 1
+
+    def summary(self) -> dict[str, Any]:
+        statuses = [line["status"] for line in self.lines]
+        return {
+            "deposit_id": self.id.hex,
+            "filename": self.filename,
+            "file_sha256": self.file_sha256,
+            "completed": self.completed,
+            "lines": len(self.lines),
+            "applied": statuses.count("applied"),
+            "rejected": statuses.count("rejected"),
+            "hours_from_reserve": sum(line.get("from_reserve") or 0 for line in self.lines),
+            "hours_from_counter": sum(line.get("from_counter") or 0 for line in self.lines),
+        }
+
+
+class Campaign(Aggregate):
+    """One run of the yearly acquisition campaign file (alimentation): started, progressing,
+    then finished with its report or failed with its reason. Started again after a failure or
+    an interruption, it resumes: lines already applied are not applied twice."""
+
+    class Event(FileEvent):
+        pass
+
+    class Started(Aggregate.Created, Event):
+        file_sha256: str
+        filename: str
+
+    class Restarted(Event):
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "running"
+            aggregate.failure = None
+            aggregate.heartbeat = self.timestamp
+
+    class Progressed(Event):
+        counts: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.counts = self.counts
+            aggregate.heartbeat = self.timestamp
+
+    class Finished(Event):
+        counts: dict[str, Any]
+        rejections: list[dict[str, Any]]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "finished"
+            aggregate.counts = self.counts
+            aggregate.rejections = self.rejections
+
+    class Failed(Event):
+        code: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = "failed"
+            aggregate.failure = {"code": self.code, "reason": self.reason}
+
+    def __init__(self, file_sha256: str, filename: str) -> None:
+        self.file_sha256 = file_sha256
+        self.filename = filename
+        self.status = "running"
+        self.counts: dict[str, Any] = {"lines_read": 0}
+        self.rejections: list[dict[str, Any]] = []
+        self.failure: dict[str, str] | None = None
+        self.heartbeat: datetime | None = None
+
+    @classmethod
+    def start(cls, digest: str, filename: str, provenance: dict[str, Any]) -> Campaign:
+        return cls._create(
+            cls.Started,
+            id=campaign_id(digest),
+            file_sha256=digest,
+            filename=filename,
+            provenance=provenance,
+        )
+
+    def current_status(self, now: datetime | None = None) -> str:
+        """running, finished, failed, or interrupted (running with no progress for a while)."""
+        beat = self.heartbeat or self.modified_on
+        if self.status == "running" and (now or datetime.now(UTC)) - beat > STALE_AFTER:
+            return "interrupted"
+        return self.status
+
+    def restart(self, provenance: dict[str, Any]) -> bool:
+        """Run again after a failure or an interruption; False when running or finished."""
+        if self.current_status() in ("failed", "interrupted"):
+            self.trigger_event(self.Restarted, provenance=provenance)
+            return True
+        return False
+
+    def progress(self, counts: dict[str, Any], provenance: dict[str, Any]) -> None:
+        self.trigger_event(self.Progressed, counts=counts, provenance=provenance)
+
+    def finish(
+        self, counts: dict[str, Any], rejections: list[dict[str, Any]], provenance: dict[str, Any]
+    ) -> None:
+        self.trigger_event(
+            self.Finished, counts=counts, rejections=rejections, provenance=provenance
+        )
+
+    def fail(self, code: str, reason: str, provenance: dict[str, Any]) -> None:
+        self.trigger_event(self.Failed, code=code, reason=reason, provenance=provenance)
+
+    def summary(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "campaign_id": self.file_sha256,
+            "filename": self.filename,
+            "status": self.current_status(),
+            **self.counts,
+        }
+        if self.status == "finished":
+            result["rejections"] = self.rejections
+        if self.failure:
+            result["error"], result["message"] = self.failure["code"], self.failure["reason"]
+        return result
+
+
+pin_topics("ledger.deposits", DecrementFile)
+pin_topics("ledger.campaigns", Campaign)

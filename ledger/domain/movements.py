@@ -1,0 +1,140 @@
+"""What a movement is, independent of the aggregate: its effect on the counter and the reserve,
+the outcome a command returns, the agent's identity, and the account's status.
+
+The read side learns from here how each kind of movement moves the counter (``MOVEMENT_EFFECTS``)
+and what a closure or a low-qualification declaration does to the status and the ceiling: one
+place for each rule, shared by the aggregate and the views.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from ledger.domain import errors, rules
+from ledger.domain.identifiers import Nir
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"  # retirement: no credits, no decrements
+    INVALIDITY = "invalidity"  # retirement for invalidity: decrements still allowed
+
+
+class ClosureReason(StrEnum):
+    RETIREMENT = "retirement"
+    INVALIDITY = "invalidity"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The outcome of a command, returned again as is when the command is retried."""
+
+    agent_id: UUID
+    version: int
+    kind: str
+    hours: int  # signed change of the counter
+    reserve_hours: int  # signed change of the undeclared-DIF reserve
+    balance_after: int
+    decrement_id: str | None = None
+    replayed: bool = False
+    position: int | None = None  # in the event log, once saved (None when replayed)
+
+
+@dataclass(slots=True)
+class DecrementRecord:
+    siret: str
+    from_reserve: int
+    from_counter: int
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the agent is. Lives in the registration event only."""
+
+    nir: str
+    birth_name: str
+    first_name: str
+    birth_date: date
+
+    def matches(self, nir: Nir, birth_name: str) -> bool:
+        """Whether a presented NIR and birth name designate this agent (case and accents ignored)."""
+        return self.nir == nir.value and _fold(self.birth_name) == _fold(birth_name)
+
+
+def _fold(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(letters.replace("-", " ").replace("'", " ").upper().split())
+
+
+# How each movement kind changes the counter and the undeclared-DIF reserve: the field holding the
+# hours, prefixed with "-" when they are taken away. The one place the read side learns it from.
+MOVEMENT_EFFECTS: dict[str, tuple[str | None, str | None]] = {
+    "Registered": (None, None),
+    "AcquisitionLineRecorded": ("credited", None),
+    "DifConverted": ("credited", None),
+    "LowQualificationDeclared": (None, None),
+    "YearRegularised": ("applied", None),
+    "DifReserveDeclared": (None, "hours"),
+    "Decremented": ("-from_counter", "-from_reserve"),
+    "DecrementCancelled": ("to_counter", "to_reserve"),
+    "InaptitudeCredited": ("hours", None),
+    "Closed": (None, None),
+}
+
+
+def movement_effects(kind: str, fields: Mapping[str, Any]) -> tuple[int, int]:
+    """Signed (counter, reserve) change of a movement of ``kind`` with these event fields."""
+    return tuple(  # type: ignore[return-value]
+        0 if name is None else (-int(fields[name[1:]]) if name[0] == "-" else int(fields[name]))
+        for name in MOVEMENT_EFFECTS[kind]
+    )
+
+
+def counter_ceiling(low_qualified: bool) -> int:
+    """The counter's ceiling under the rules in force (400 h once declared low-qualified)."""
+    return rules.ceiling(rules.RULE_SETS[-1].first_year, low_qualified)
+
+
+def acquisition_date(year: int) -> date:
+    """Effective date of a year's acquisition: rights for year N are acquired on 31 December N."""
+    return date(year, 12, 31)
+
+
+def status_after_closure(reason: str) -> Status:
+    """The account's status after a closure for ``reason``."""
+    return Status.INVALIDITY if reason == ClosureReason.INVALIDITY else Status.CLOSED
+
+
+ATTESTATION_FIELDS = ("signatory", "signature_date", "stamp_present")
+
+
+def check_regularisation(hours: object, attestation: dict[str, Any]) -> None:
+    """A regularisation request is whole non-zero hours with a complete attestation."""
+    missing = missing_attestation_fields(attestation)
+    if missing:
+        raise errors.IncompleteAttestation(
+            "the attestation is incomplete: missing " + ", ".join(missing), missing=missing
+        )
+    if isinstance(hours, bool) or not isinstance(hours, int) or hours == 0:
+        raise errors.InvalidHours("a regularisation is a whole, non-zero number of hours")
+
+
+def missing_attestation_fields(attestation: dict[str, Any]) -> list[str]:
+    """Fields a regularisation attestation lacks: the signatory's name, the signature date and the
+    establishment's stamp."""
+    missing = []
+    if not str(attestation.get("signatory") or "").strip():
+        missing.append("signatory")
+    if not attestation.get("signature_date"):
+        missing.append("signature_date")
+    if attestation.get("stamp_present") is not True:
+        missing.append("stamp_present")
+    return missing

@@ -1,0 +1,133 @@
+"""Reads of the event table the library does not offer: the events of many agents in one query,
+and the audit chain's rows. The one module of ``ledger/`` (with the recorders) that knows SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from psycopg.sql import SQL, Identifier
+
+from ledger.store.recorders import CHAIN_TABLE
+
+
+def select_events_of(recorder: Any, agent_ids: Sequence[UUID]) -> Iterable[StoredEvent]:
+    """Stored events of all ``agent_ids``, in one query, ordered by agent then version."""
+    return [event for _, event in select_positioned_events_of(recorder, agent_ids)]
+
+
+def select_positioned_events_of(
+    recorder: Any, agent_ids: Sequence[UUID]
+) -> list[tuple[int, StoredEvent]]:
+    """(log position, stored event) of all ``agent_ids``, ordered by agent then version."""
+    if not agent_ids:
+        return []
+    table = recorder.events_table_name
+    if hasattr(recorder.datastore, "schema"):  # PostgreSQL
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(Identifier(recorder.datastore.schema), Identifier(table))
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (list(agent_ids),))
+            rows = [
+                (
+                    r["notification_id"],
+                    r["originator_id"],
+                    r["originator_version"],
+                    r["topic"],
+                    r["state"],
+                )
+                for r in curs.fetchall()
+            ]
+    else:
+        placeholders = ",".join("?" * len(agent_ids))
+        sqlite_statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+            f"WHERE originator_id IN ({placeholders}) ORDER BY originator_id, originator_version"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sqlite_statement, [agent_id.hex for agent_id in agent_ids])
+            rows = [
+                (
+                    r["rowid"],
+                    UUID(r["originator_id"]),
+                    r["originator_version"],
+                    r["topic"],
+                    r["state"],
+                )
+                for r in cursor.fetchall()
+            ]
+    return [
+        (
+            position,
+            StoredEvent(
+                originator_id=originator,
+                originator_version=version,
+                topic=topic,
+                state=bytes(state),
+            ),
+        )
+        for position, originator, version, topic, state in rows
+    ]
+
+
+def select_chain(recorder: Any, after: int, limit: int) -> list[tuple[int, bytes, bytes]]:
+    """Chain rows (position, digest, chain) after ``after``, in position order."""
+    if hasattr(recorder.datastore, "schema"):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                f"SELECT position, digest, chain FROM {CHAIN_TABLE} WHERE position > %s "
+                "ORDER BY position LIMIT %s",
+                (after, limit),
+            )
+            return [(r["position"], bytes(r["digest"]), bytes(r["chain"])) for r in curs.fetchall()]
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(
+            f"SELECT position, digest, chain FROM {CHAIN_TABLE} WHERE position > ? "
+            "ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [(r[0], bytes(r[1]), bytes(r[2])) for r in c.fetchall()]
+
+
+def chain_position_of(recorder: Any, digest: bytes) -> int | None:
+    """The position whose recorded digest is ``digest`` (to tell a reordering)."""
+    if hasattr(recorder.datastore, "schema"):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(f"SELECT position FROM {CHAIN_TABLE} WHERE digest = %s", (digest,))
+            row = curs.fetchone()
+            return None if row is None else int(row["position"])
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(f"SELECT position FROM {CHAIN_TABLE} WHERE digest = ?", (digest,))
+        found = c.fetchone()
+        return None if found is None else int(found[0])
+
+
+def last_chain_row(recorder: Any) -> tuple[int, bytes] | None:
+    """(position, chain) of the last chained event."""
+    if hasattr(recorder.datastore, "schema"):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                f"SELECT position, chain FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
+            )
+            row = curs.fetchone()
+            return None if row is None else (int(row["position"]), bytes(row["chain"]))
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(f"SELECT position, chain FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+        found = c.fetchone()
+        return None if found is None else (int(found[0]), bytes(found[1]))
+
+
+def insert_chain_rows(recorder: Any, rows: Sequence[tuple[int, bytes, bytes]]) -> None:
+    """Insert chain rows (the migration of logs recorded before the chain)."""
+    if hasattr(recorder.datastore, "schema"):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.executemany(
+                f"INSERT INTO {CHAIN_TABLE} (position, digest, chain) VALUES (%s, %s, %s)", rows
+            )
+        return
+    with recorder.datastore.transaction(commit=True) as c:
+        c.executemany(f"INSERT INTO {CHAIN_TABLE} (position, digest, chain) VALUES (?, ?, ?)", rows)
