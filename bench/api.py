@@ -10,17 +10,17 @@ Prints requests/s with p50/p99 latencies and the ratios; asserts nothing.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 
+from api.processes import Stack, environment
 from bench.common import nir, scratch_database
 from ledger import commands as cmd
 from ledger.application import Ledger
@@ -30,7 +30,6 @@ from ledger.store.settings import Settings
 
 AGENTS = 2000
 SIRET = "21750001600019"
-CLI = [sys.executable, "-c", "from api.cli import app; app()"]
 
 
 def populate(ledger: Ledger) -> list[str]:
@@ -102,34 +101,14 @@ def main(seconds: float, concurrency: int) -> None:
         settings = Settings(database_url=url, id_key="b" * 40)
         ledger = Ledger(settings)
         agents = populate(ledger)
-        env = {
-            **os.environ,
-            "LEDGER_DATABASE_URL": url,
-            "LEDGER_ID_KEY": "b" * 40,
-            "LEDGER_PROJECTOR_IN_PROCESS": "false",
-        }
-        token = (
-            subprocess.run(
-                [*CLI, "keys", "issue", "--role", "operator", "--name", "b"],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
+        stack = Stack(
+            environment(Path(tempfile.mkdtemp()), url, id_key="b" * 40),
+            Path("/tmp/bench-api.log"),
         )
-        worker = subprocess.Popen(
-            [*CLI, "projections", "run"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        api_log = open("/tmp/bench-api.log", "w")  # noqa: SIM115 - lives as long as the server
-        api = subprocess.Popen(
-            [*CLI, "serve", "--port", "8091"], env=env, stdout=api_log, stderr=api_log
-        )
-        base = "http://127.0.0.1:8091"
+        token = stack.issue_key(name="bench")
+        stack.start_worker()
+        stack.start_api()
+        base = stack.base
         try:
             for _ in range(100):
                 try:
@@ -185,9 +164,7 @@ def main(seconds: float, concurrency: int) -> None:
                 ),
             }
         finally:
-            for process in (api, worker):
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=10)
+            stack.stop()
         # The store's raw single-event append: one save() per event, in this process.
         source = Provenance("operator:bench", Channel.CLI)
         count, started = 500, time.perf_counter()

@@ -109,10 +109,52 @@ def require_administrator_of(principal: Principal, *sirets: str) -> None:
         raise errors.Forbidden("this needs the administration profile")
 
 
+def require_key_issuer(principal: Principal, role: Role, siret: str | None) -> None:
+    """Operators issue any key; an establishment's administrator issues keys to its own users
+    only."""
+    if is_operator(principal):
+        return
+    if role is not Role.EMPLOYER or siret is None:
+        raise errors.Forbidden("an administrator issues keys to its establishment's users only")
+    require_administrator_of(principal, siret)
+
+
+def require_key_revoker(principal: Principal, key_id: str, key_siret: str | None) -> None:
+    """A key is revoked by its holder, an operator, or its establishment's administrator; any
+    other key looks unknown."""
+    if key_id == principal.key_id or is_operator(principal):
+        return
+    if key_siret is None:
+        raise errors.KeyNotFound("no such key")
+    require_administrator_of(principal, key_siret)
+
+
 def owns_document(principal: Principal, owner_siret: str) -> bool:
     """A deposited file belongs to the establishment that deposited it (operators and auditors
     read them all)."""
     return reads_everything(principal) or principal.siret == owner_siret
+
+
+def deposit_owner(principal: Principal) -> tuple[str, set[str] | None]:
+    """Who a deposited file belongs to (the depositor's establishment, or "operator") and the
+    SIRETs its lines may name (None: any)."""
+    if is_operator(principal):
+        return "operator", None
+    if principal.siret is None:
+        raise errors.Forbidden("only operators and employers deposit files")
+    return principal.siret, set(principal.sirets)
+
+
+def delegation_centraliser(principal: Principal, named: str | None) -> str:
+    """The centraliser a delegation request is for: an operator names it; an employer asks for
+    its own establishment only."""
+    if is_operator(principal):
+        if named is None:
+            raise errors.InvalidInput("an operator names the centraliser_siret")
+        return named
+    if principal.siret is None or named not in (None, principal.siret):
+        raise errors.Forbidden("an employer asks for a delegation to its own SIRET only")
+    return principal.siret
 
 
 def readable_sirets(principal: Principal) -> list[str] | None:

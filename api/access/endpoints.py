@@ -26,7 +26,6 @@ from api.auth import (
 )
 from api.common import provenance
 from api.idempotency import IdempotencyKey, idempotent
-from ledger.domain import errors
 from ledger.domain.access import Establishment, Principal, Role
 from ledger.domain.identifiers import Siret
 from projections import scope
@@ -154,14 +153,8 @@ def request_delegation(
     idempotency_key: IdempotencyKey = None,
 ) -> object:
     delegated = Siret.parse(body.delegated_siret).value
-    if scope.is_operator(principal):
-        if body.centraliser_siret is None:
-            raise errors.InvalidInput("an operator names the centraliser_siret")
-        centraliser = Siret.parse(body.centraliser_siret).value
-    else:
-        if principal.siret is None or body.centraliser_siret not in (None, principal.siret):
-            raise errors.Forbidden("an employer asks for a delegation to its own SIRET only")
-        centraliser = principal.siret
+    named = Siret.parse(body.centraliser_siret).value if body.centraliser_siret else None
+    centraliser = scope.delegation_centraliser(principal, named)
 
     def run() -> tuple[int, object]:
         svc.access.change_delegation(
@@ -232,10 +225,7 @@ def issue_key(
     idempotency_key: IdempotencyKey = None,
 ) -> object:
     siret = Siret.parse(body.siret).value if body.siret else None
-    if not scope.is_operator(principal):
-        if Role(body.role) is not Role.EMPLOYER or siret is None:
-            raise errors.Forbidden("an administrator issues keys to its establishment's users only")
-        scope.require_administrator_of(principal, siret)
+    scope.require_key_issuer(principal, Role(body.role), siret)
 
     def run() -> tuple[int, object]:
         token, key_id = svc.access.issue_key(
@@ -263,8 +253,5 @@ def issue_key(
 @router.delete("/keys/{key_id}", status_code=204, summary="Revoke an API key")
 def revoke_key(key_id: UUID, request: Request, principal: Authenticated, svc: Svc) -> None:
     key = svc.access.key(key_id)
-    if str(key.id) != principal.key_id and not scope.is_operator(principal):
-        if key.siret is None:
-            raise errors.KeyNotFound("no such key")
-        scope.require_administrator_of(principal, key.siret)
+    scope.require_key_revoker(principal, str(key.id), key.siret)
     svc.access.revoke_key(key_id, provenance(request, principal, None))

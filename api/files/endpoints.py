@@ -58,15 +58,6 @@ async def save_body(request: Request, directory: str) -> Path:
     return path
 
 
-def _deposit_scope(principal: Principal) -> tuple[str, set[str] | None]:
-    """The deposit's owner (the depositor's establishment, or "operator") and the SIRETs its
-    lines may name (None: any)."""
-    if scope.is_operator(principal):
-        return "operator", None
-    assert principal.siret is not None
-    return principal.siret, set(principal.sirets)
-
-
 @router.post(
     "/decrement-files",
     status_code=201,
@@ -79,7 +70,7 @@ async def deposit(
     svc: Svc,
     filename: Annotated[str, Query(max_length=200)] = "decrements.csv",
 ) -> object:
-    owner, sirets = _deposit_scope(principal)
+    owner, sirets = scope.deposit_owner(principal)
     with tempfile.TemporaryDirectory() as directory:
         path = await save_body(request, directory)
         result = await run_in_threadpool(

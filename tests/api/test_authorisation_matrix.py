@@ -15,6 +15,7 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
+from api.auth import REQUIREMENTS
 from ledger.domain.access import Profile, Role
 from tests.api.conftest import (
     LAST_YEAR,
@@ -535,3 +536,22 @@ def test_a_read_of_personal_data_is_in_the_trail(world: World, route: tuple[str,
 def principal_label(world: World, who: str) -> str:
     me = world.call(who, "GET", "/v1/me").json()
     return f"{me['role']}:{me['key_id']}"
+
+
+def test_every_route_declares_its_requirement_as_a_dependency(world: World) -> None:
+    """Who may call a route is in its signature (a requirement of ``api.auth``), never only in
+    its body; public routes declare none."""
+    public = {route for route, (_, expected) in ROUTES.items() if expected == public_outcome}
+    app = world.client.app  # type: ignore[attr-defined]
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        declared = {dependency.call for dependency in route.dependant.dependencies}
+        for method in route.methods:
+            if (method, route.path) in public:
+                assert not declared & REQUIREMENTS, f"{method} {route.path} is public"
+            else:
+                assert declared & REQUIREMENTS, f"{method} {route.path} declares no requirement"
+
+
+public_outcome = public()

@@ -4,11 +4,9 @@ against the API under uvicorn (embedded store). No 5xx, no response that breaks 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 
@@ -19,16 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from api.processes import Stack, environment
 from tests.factories import make_nir, make_siret
-
-CLI = [sys.executable, "-c", "from api.cli import app; app()"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     data = tmp_path_factory.mktemp("hostile")
-    env = {**os.environ, "LEDGER_DATA_DIR": str(data), "LEDGER_ID_KEY": "h" * 40}
-    env.pop("LEDGER_DATABASE_URL", None)
+    env = environment(data, id_key="h" * 40)
     setup = (
         "from datetime import date\n"
         "from ledger.application import Ledger\n"
@@ -49,27 +45,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         [sys.executable, "-c", setup], env=env, check=True, capture_output=True, text=True
     ).stdout.split("\n")
     tokens = dict(line.split(" ", 1) for line in lines if line.strip())
-    port = 8000 + os.getpid() % 1000
-    log = (data / "server.log").open("w")
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    try:
-        yield base, tokens
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
-        log.close()
+    with Stack(env, data / "server.log") as stack:
+        stack.start_api()
+        yield stack.base, tokens
 
 
 def fuzz(server: tuple[str, dict[str, str]], role: str, examples: int = 10) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -20,77 +19,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.processes import CLI, Stack, environment
 from tests.factories import make_nir, make_siret
-from tests.integration.test_processes import CLI, free_port, wait_until_healthy
 
 pytestmark = pytest.mark.postgres
 SIRET = make_siret(90)
 AGENTS = [make_nir(900 + i) for i in range(4)]
 
 
-class Stack:
-    """The API and the worker as processes that can be killed and started again."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.port, self.log = env, free_port(), log.open("a")
-        self.api: subprocess.Popen[bytes] | None = None
-        self.worker: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start_api(self) -> None:
-        self.api = subprocess.Popen(
-            [*CLI, "serve", "--port", str(self.port)],
-            env=self.env,
-            stdout=self.log,
-            stderr=self.log,
-        )
-        wait_until_healthy(self.base)
-
-    def start_worker(self) -> None:
-        self.worker = subprocess.Popen(
-            [*CLI, "projections", "run"], env=self.env, stdout=self.log, stderr=self.log
-        )
-
-    def kill(self, process: subprocess.Popen[bytes] | None) -> None:
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
-
-    def stop(self) -> None:
-        for process in (self.api, self.worker):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        self.log.close()
-
-
 @pytest.fixture
 def stack(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Stack, str]]:
-    env = {
-        **os.environ,
-        "LEDGER_DATABASE_URL": postgres_url,
-        "LEDGER_ID_KEY": "d" * 40,
-        "LEDGER_DATA_DIR": str(tmp_path),
-        "LEDGER_PROJECTOR_IN_PROCESS": "false",
-    }
-    token = (
-        subprocess.run(
-            [*CLI, "keys", "issue", "--role", "operator", "--name", "ops"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    env = environment(tmp_path, postgres_url, id_key="d" * 40)
     stack = Stack(env, tmp_path / "stack.log")
+    token = stack.issue_key()
     stack.start_worker()
     stack.start_api()
     headers = {"Authorization": f"Bearer {token}"}
@@ -201,7 +142,7 @@ def test_processes_killed_during_writes_lose_nothing_and_double_nothing(
     check = subprocess.run(
         [*CLI, "projections", "check"], env=runner.env, capture_output=True, text=True
     )
-    assert check.returncode == 0, check.stdout
+    assert check.returncode == 0, check.stdout  # exit 1 lists every difference
     with capsys.disabled():  # the figures show in the CI log
         print(
             f"\ncrash drill: {len(keys)} writes sent, {retried} retried after a kill, "

@@ -3,11 +3,6 @@ worker as separate processes. A write through HTTP is read back from views the w
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,79 +10,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.processes import Stack, environment
 from tests.factories import make_nir, make_siret
 
 pytestmark = pytest.mark.postgres
-CLI = [sys.executable, "-c", "from api.cli import app; app()"]
-
-
-def wait_until_healthy(base: str, seconds: float = 20) -> None:
-    """Poll /healthz until the server answers."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"{base} did not start"
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
-def environment(postgres_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "LEDGER_DATABASE_URL": postgres_url,
-        "LEDGER_ID_KEY": "p" * 40,
-        "LEDGER_DATA_DIR": str(tmp_path),
-        "LEDGER_PROJECTOR_IN_PROCESS": "false",
-    }
-
-
-@pytest.fixture
-def processes(environment: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
-    token = (
-        subprocess.run(
-            [*CLI, "keys", "issue", "--role", "operator", "--name", "ops"],
-            env=environment,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    port = free_port()
-    log = tmp_path / "processes.log"
-    with log.open("w") as out:
-        worker = subprocess.Popen(
-            [*CLI, "projections", "run"], env=environment, stdout=out, stderr=subprocess.STDOUT
-        )
-        api = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port)],
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(base)
-            yield base, token, log
-        finally:
-            for process in (api, worker):
-                process.send_signal(signal.SIGTERM)
-            for process in (api, worker):
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+def processes(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    env = environment(tmp_path, postgres_url, id_key="p" * 40)
+    with Stack(env, tmp_path / "processes.log") as stack:
+        token = stack.issue_key()
+        stack.start_worker()
+        stack.start_api()
+        yield stack.base, token, stack.log_path
 
 
 def test_api_and_worker_as_separate_processes(processes: tuple[str, str, Path]) -> None:
@@ -196,3 +132,54 @@ def test_64_concurrent_decrements_on_hot_agents(
             f"\nconcurrency drill: 64 requests sent, {64 - refused} accepted, {refused} refused "
             "(insufficient balance), lost 0, duplicated 0"
         )
+
+
+def test_a_campaign_status_is_the_same_from_every_worker_and_after_a_restart(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Four uvicorn workers, as the compose file runs them: a campaign started through one is
+    reported by all, and still after the API restarts (its run is in the store)."""
+    env = environment(tmp_path, postgres_url, id_key="w" * 40)
+    siret = make_siret(78)
+    header = "nir;birth_name;first_name;birth_date;siret;year;hours_worked"
+    rows = [f"{make_nir(5000 + i)};Nom;Prénom;1990-01-01;{siret};2024;1607" for i in range(300)]
+    rows.append(f"{make_nir(5999)};Nom;Prénom;1990-01-01;{siret};2016;1607")  # no CPF in 2016
+    with Stack(env, tmp_path / "workers.log") as stack:
+        token = stack.issue_key()
+        stack.start_worker()
+        stack.start_api(workers=4)
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=stack.base, headers=headers, timeout=30) as client:
+            started = client.post(
+                "/v1/campaigns",
+                content="\n".join([header, *rows]).encode(),
+                headers={"Content-Type": "text/csv"},
+            )
+            assert started.status_code == 202
+            campaign = f"/v1/campaigns/{started.json()['campaign_id']}"
+            seen = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                poll = client.get(campaign)  # each on a new connection: any of the workers
+                client.cookies.clear()
+                seen.append(poll.status_code)
+                if poll.json().get("status") == "finished":
+                    break
+                time.sleep(0.05)
+            for _ in range(12):
+                with httpx.Client(base_url=stack.base, headers=headers, timeout=30) as fresh:
+                    assert fresh.get(campaign).json() == poll.json()
+            assert set(seen) == {200}, seen
+            report = poll.json()
+            assert (report["applied"], report["lines_read"]) == (300, 301)
+            assert report["rejected"] == {"invalid_input": 1}
+        stack.terminate(stack.api)
+        stack.start_api(workers=2)
+        with httpx.Client(base_url=stack.base, headers=headers, timeout=30) as client:
+            assert client.get(campaign).json() == report
+            again = client.post(
+                "/v1/campaigns",
+                content="\n".join([header, *rows]).encode(),
+                headers={"Content-Type": "text/csv"},
+            )
+            assert again.json() == report  # the same file is the same campaign, already done
