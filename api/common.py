@@ -46,13 +46,27 @@ def provenance(request: Request, principal: Principal, key: str | None) -> Prove
     )
 
 
+CREDITS = frozenset(
+    {"AcquisitionLineRecorded", "DifConverted", "YearRegularised", "InaptitudeCredited"}
+)
+USES = frozenset({"Decremented", "DecrementCancelled"})
+
+
 def written(receipt: Receipt) -> dict[str, Any]:
+    """What a write did: its movement, where the hours went, and the balance after."""
+    use = receipt.kind in USES
     return {
         "agent_id": receipt.agent_id.hex,
         "kind": receipt.kind,
+        "effective_date": receipt.effective_date.isoformat() if receipt.effective_date else None,
         "hours": receipt.hours,
         "reserve_hours": receipt.reserve_hours,
+        "credited": receipt.hours if receipt.kind in CREDITS else None,
+        "requested": receipt.requested,
+        "from_reserve": -receipt.reserve_hours if use else None,
+        "from_counter": -receipt.hours if use else None,
         "balance_after": receipt.balance_after,
+        "reserve_after": receipt.reserve_after,
         "decrement_id": receipt.decrement_id,
         "replayed": receipt.replayed,
         "position": receipt.position,

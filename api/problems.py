@@ -49,6 +49,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.InaptitudeLimitExceeded: 409,
     errors.RetroactiveDeclaration: 409,
     errors.RegularisationTooLarge: 409,
+    errors.RegularisationAboveFullYear: 409,
 }
 
 TITLES = {

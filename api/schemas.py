@@ -13,13 +13,53 @@ Hours = Field(gt=0, le=100_000, description="A whole number of hours, greater th
 
 
 class Written(BaseModel):
-    """What a write did; ``position`` lets the caller read its own write (``min_position``)."""
+    """What a write did, so a client never has to read back; ``position`` lets the caller read
+    its own write in the views (``min_position``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent_id": "2b25fb442f534af2b896402f1bb7c556",
+                    "kind": "Decremented",
+                    "effective_date": "2026-03-02",
+                    "hours": -20,
+                    "reserve_hours": -80,
+                    "from_reserve": 80,
+                    "from_counter": 20,
+                    "credited": None,
+                    "requested": None,
+                    "balance_after": 28,
+                    "reserve_after": 0,
+                    "decrement_id": "5d0c1c7e-3f7e-4f55-9a8e-1f0f6c1e2b3a",
+                    "replayed": False,
+                    "position": 1235,
+                }
+            ]
+        }
+    )
 
     agent_id: str | None = None
     kind: str | None = None
-    hours: int | None = None
-    reserve_hours: int | None = None
+    effective_date: str | None = Field(default=None, description="When the movement counts")
+    hours: int | None = Field(default=None, description="Signed change of the counter")
+    reserve_hours: int | None = Field(
+        default=None, description="Signed change of the undeclared-DIF reserve"
+    )
+    credited: int | None = Field(
+        default=None, description="Credits: hours really credited (after the ceiling)"
+    )
+    requested: int | None = Field(
+        default=None, description="Regularisations and DIF conversions: hours asked for"
+    )
+    from_reserve: int | None = Field(
+        default=None, description="Decrements: hours taken from the SIRET's reserve"
+    )
+    from_counter: int | None = Field(default=None, description="Decrements: hours from the counter")
     balance_after: int | None = None
+    reserve_after: int | None = Field(
+        default=None, description="The SIRET's reserve after the movement"
+    )
     decrement_id: str | None = None
     replayed: bool = False
     position: int | None = None

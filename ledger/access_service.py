@@ -7,7 +7,6 @@ import itertools
 import secrets
 import uuid
 from collections.abc import Callable
-from datetime import date
 from typing import Any, TypeVar
 
 from eventsourcing.persistence import IntegrityError
@@ -204,7 +203,6 @@ class AccessService:
         approve: bool,
         reason: str | None,
         provenance: Provenance,
-        effective_date: date | None = None,
     ) -> Receipt | None:
         """Approve (the agent's regularisation event is recorded) or reject with a reason.
 
@@ -223,7 +221,6 @@ class AccessService:
                     siret=request.siret,
                     hours=request.hours,
                     attestation=request.attestation,
-                    effective_date=effective_date or date.today(),
                     request_id=str(request_id),
                     provenance=Provenance(
                         provenance.principal,

@@ -234,14 +234,22 @@ def replay_agent(
     ledger: Any, agent_id: Any, as_of: Any = None, known_at: datetime | None = None
 ) -> dict[str, Any]:
     """An agent's counter and history from its events (not the views): as of an effective date,
-    as known at a recorded time, with each movement's provenance."""
-    history, balance, reserve = [], 0, 0
+    as known at a recorded time, with each movement's provenance.
+
+    Read now, the history is in log order; read as of a date or as known at a time, it is in
+    effective-date order (then recording order) with each movement's running balance."""
+    kept = []
     for position, stored in select_positioned_events_of(ledger.recorder, [agent_id]):
         event = ledger.mapper.to_domain_event(stored)
         if as_of is not None and event.effective_date > as_of:
             continue
         if known_at is not None and event.timestamp > known_at:
             continue
+        kept.append((position, event))
+    if as_of is not None or known_at is not None:
+        kept.sort(key=lambda pair: (pair[1].effective_date, pair[0]))
+    history, balance, reserve = [], 0, 0
+    for position, event in kept:
         balance += event.counter_change()
         reserve += event.reserve_change()
         history.append(

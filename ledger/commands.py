@@ -23,9 +23,6 @@ from ledger.domain.identifiers import Nir, Siret, agent_id_for
 from ledger.domain.movements import ClosureReason, Identity, Receipt
 from ledger.domain.provenance import Provenance
 
-DIF_DATE = date(2016, 12, 31)
-"""DIF hours are those held on 31 December 2016."""
-
 
 def _siret(value: str) -> str:
     return Siret.parse(value).value
@@ -113,29 +110,32 @@ class RecordAcquisitionLine(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class ConvertDif(Command):
+    """Effective on 31 December 2016, like the DIF hours it converts."""
+
     hours: int
-    effective_date: date = DIF_DATE
 
     def execute(self, agent: Agent) -> Receipt:
-        return agent.convert_dif(self.hours, self.effective_date, self.provenance)
+        return agent.convert_dif(self.hours, self.provenance)
 
 
 @dataclass(frozen=True, kw_only=True)
 class DeclareLowQualification(Command):
+    """Effective on 1 January of ``from_year``."""
+
     from_year: int
-    effective_date: date = field(default_factory=date.today)
 
     def execute(self, agent: Agent) -> Receipt:
-        return agent.declare_low_qualification(self.from_year, self.effective_date, self.provenance)
+        return agent.declare_low_qualification(self.from_year, self.provenance)
 
 
 @dataclass(frozen=True, kw_only=True)
 class RegulariseYear(Command):
+    """Effective on 31 December of the year it corrects."""
+
     year: int
     siret: str
     hours: int
     attestation: dict[str, Any]
-    effective_date: date = field(default_factory=date.today)
     request_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -143,34 +143,28 @@ class RegulariseYear(Command):
 
     def execute(self, agent: Agent) -> Receipt:
         return agent.regularise_year(
-            self.year,
-            self.siret,
-            self.hours,
-            self.attestation,
-            self.effective_date,
-            self.provenance,
-            self.request_id,
+            self.year, self.siret, self.hours, self.attestation, self.provenance, self.request_id
         )
 
 
 @dataclass(frozen=True, kw_only=True)
 class DeclareDifReserve(Command):
+    """Effective on 31 December 2016: the DIF the employer kept is the DIF held that day."""
+
     siret: str
     hours: int
-    effective_date: date = field(default_factory=date.today)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "siret", _siret(self.siret))
 
     def execute(self, agent: Agent) -> Receipt:
-        return agent.declare_dif_reserve(
-            self.siret, self.hours, self.effective_date, self.provenance
-        )
+        return agent.declare_dif_reserve(self.siret, self.hours, self.provenance)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Decrement(Command):
-    """Décrémentation: ``hours`` already converted (see ``rules.training_hours`` for days)."""
+    """Décrémentation: ``hours`` already converted (see ``rules.training_hours`` for days),
+    effective on the training's start."""
 
     siret: str
     hours: int
@@ -199,14 +193,13 @@ class Decrement(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class CancelDecrement(Command):
+    """Effective on the cancelled decrement's date (it undoes it)."""
+
     decrement_id: str
     reason: str
-    effective_date: date = field(default_factory=date.today)
 
     def execute(self, agent: Agent) -> Receipt:
-        return agent.cancel_decrement(
-            self.decrement_id, self.reason, self.effective_date, self.provenance
-        )
+        return agent.cancel_decrement(self.decrement_id, self.reason, self.provenance)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,8 +15,14 @@ import orjson
 
 from ledger.domain.access import Principal
 from ledger.domain.errors import InvalidInput
+from ledger.domain.movements import (
+    Status,
+    anticipation_floor_on,
+    counter_ceiling,
+    status_after_closure,
+)
 from projections import scope
-from projections.store import ViewStore
+from projections.store import Cursor, ViewStore
 from projections.views import Balances, Movements
 
 MAX_PAGE = 500
@@ -71,8 +77,9 @@ class Queries:
         as_of: date | None = None,
         known_at: str | None = None,
     ) -> dict[str, Any]:
-        """The agent's balance row; with ``as_of`` / ``known_at``, the counter as it stood on an
-        effective date, as recorded by a given time (summed from the movements view)."""
+        """The agent's balance, explained: counter, ceiling in force, the floor an anticipation may
+        reach, status, and the undeclared-DIF reserve per SIRET. With ``as_of`` / ``known_at``,
+        all of it as it stood on an effective date, as recorded by a given time."""
         with self.store.transaction(write=False) as cur:
             scope.require_visible(cur, principal, agent_id)
             row = cur.execute(
@@ -80,26 +87,36 @@ class Queries:
                 (agent_id,),
             ).fetchone()
             assert row is not None
-            result = dict(zip(BALANCE_COLUMNS, row, strict=True))
-            if as_of is None and known_at is None:
-                return result
+            current = dict(zip(BALANCE_COLUMNS, row, strict=True))
             where, params = _temporal(agent_id, as_of, known_at)
+            reserves = _reserves(cur, where, params)
+            if as_of is None and known_at is None:
+                floor = anticipation_floor_on(
+                    date.today(), current["status"], current["low_qualification_from"]
+                )
+                return {**current, "floor": floor, "reserves": reserves}
             totals = cur.execute(
-                f"SELECT COALESCE(SUM(hours), 0), COALESCE(SUM(reserve_hours), 0), COUNT(*), "
+                "SELECT COALESCE(SUM(hours), 0), COALESCE(SUM(reserve_hours), 0), COUNT(*), "
                 f"MAX(position) FROM movements WHERE {where}",
                 params,
             ).fetchone()
             assert totals is not None
-            return {
-                "agent_id": agent_id,
-                "balance": int(totals[0]),
-                "reserve": int(totals[1]),
-                "movements": int(totals[2]),
-                "position": totals[3],
-                "as_of": as_of,
-                "known_at": known_at,
-                "current_balance": result["balance"],
-            }
+            status, low_from = _status_then(cur, where, params)
+        day = as_of or date.today()
+        return {
+            "agent_id": agent_id,
+            "balance": int(totals[0]),
+            "reserve": int(totals[1]),
+            "reserves": reserves,
+            "ceiling": counter_ceiling(low_from is not None and low_from <= day.year),
+            "floor": anticipation_floor_on(day, status, low_from),
+            "status": status,
+            "movements": int(totals[2]),
+            "position": totals[3],
+            "as_of": as_of,
+            "known_at": known_at,
+            "current_balance": current["balance"],
+        }
 
     def movements(
         self,
@@ -113,31 +130,52 @@ class Queries:
         as_of: date | None = None,
         known_at: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of an agent's movements in log order, and the cursor of the next page."""
+        """One page of an agent's movements, and the cursor of the next page.
+
+        Read now, in log order with the balance after each movement. Read ``as_of`` a date or
+        ``known_at`` a time, in effective-date order (then recording order), each row's balance
+        the running balance of that history, so the last row equals the balance answered."""
         limit = _page_limit(limit)
-        after = decode_cursor(cursor) or 0
         where, params = _temporal(agent_id, as_of, known_at)
-        where += " AND position > %s"
-        params.append(int(after))
-        if from_date:
-            where += " AND effective_date >= %s"
-            params.append(from_date.isoformat())
-        if to_date:
-            where += " AND effective_date <= %s"
-            params.append(to_date.isoformat())
-        if kind:
-            where += " AND kind = %s"
-            params.append(kind)
+        travel = as_of is not None or known_at is not None
+        columns = ", ".join(MOVEMENT_COLUMNS)
+        if travel:
+            # The running totals of the history as it stood, then the page of it asked for.
+            source = (
+                f"(SELECT {columns}, SUM(hours) OVER w AS running, "
+                f"SUM(reserve_hours) OVER w AS running_reserve FROM movements WHERE {where} "
+                "WINDOW w AS (ORDER BY effective_date, position ROWS UNBOUNDED PRECEDING)) AS m"
+            )
+            selected = f"{columns}, running, running_reserve"
+            order = "effective_date, position"
+            filters, values = _after_effective(decode_cursor(cursor))
+        else:
+            source, selected, order = "movements", columns, "position"
+            filters, values = (
+                f"{where} AND position > %s",
+                [*params, int(decode_cursor(cursor) or 0)],
+            )
+            params = []
+        for condition, value in (
+            ("effective_date >= %s", from_date and from_date.isoformat()),
+            ("effective_date <= %s", to_date and to_date.isoformat()),
+            ("kind = %s", kind),
+        ):
+            if value:
+                filters += f" AND {condition}"
+                values.append(value)
         with self.store.transaction(write=False) as cur:
             scope.require_visible(cur, principal, agent_id)
             rows = cur.execute(
-                f"SELECT {', '.join(MOVEMENT_COLUMNS)} FROM movements WHERE {where} "
-                "ORDER BY position LIMIT %s",
-                (*params, limit + 1),
+                f"SELECT {selected} FROM {source} WHERE {filters} ORDER BY {order} LIMIT %s",
+                (*params, *values, limit + 1),
             ).fetchall()
         items = [_movement(row) for row in rows[:limit]]
-        next_cursor = encode_cursor(items[-1]["position"]) if len(rows) > limit else None
-        return items, next_cursor
+        if len(rows) <= limit:
+            return items, None
+        last = items[-1]
+        mark = f"{last['effective_date']}|{last['position']}" if travel else last["position"]
+        return items, encode_cursor(mark)
 
     # -------------------------------------------------------------- employers
 
@@ -272,7 +310,52 @@ def _temporal(agent_id: str, as_of: date | None, known_at: str | None) -> tuple[
     return where, params
 
 
+def _after_effective(cursor: Any) -> tuple[str, list[Any]]:
+    """Rows after a time-travel cursor ("effective date|position")."""
+    if cursor is None:
+        return "1 = 1", []
+    day, _, position = str(cursor).partition("|")
+    try:
+        date.fromisoformat(day)
+        after = int(position)
+    except ValueError:
+        raise InvalidInput("invalid cursor") from None
+    return "(effective_date > %s OR (effective_date = %s AND position > %s))", [day, day, after]
+
+
+def _reserves(cur: Cursor, where: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The undeclared-DIF reserve of each SIRET that declared one, among these movements."""
+    rows = cur.execute(
+        f"SELECT siret, SUM(reserve_hours) FROM movements WHERE {where} "
+        "AND (kind = 'DifReserveDeclared' OR reserve_hours <> 0) GROUP BY siret ORDER BY siret",
+        params,
+    ).fetchall()
+    return [{"siret": siret, "hours": int(hours)} for siret, hours in rows]
+
+
+def _status_then(cur: Cursor, where: str, params: list[Any]) -> tuple[str, int | None]:
+    """The account's status and low-qualification year after these movements."""
+    status, low_from = str(Status.OPEN), None
+    rows = cur.execute(
+        f"SELECT kind, details FROM movements WHERE {where} "
+        "AND kind IN ('Closed', 'LowQualificationDeclared') ORDER BY position",
+        params,
+    ).fetchall()
+    for found_kind, details in rows:
+        fields = orjson.loads(details)
+        if found_kind == "Closed":
+            status = str(status_after_closure(fields["reason"]))
+        else:
+            low_from = int(fields["from_year"])
+    return status, low_from
+
+
 def _movement(row: tuple[Any, ...]) -> dict[str, Any]:
-    item = dict(zip(MOVEMENT_COLUMNS, row, strict=True))
+    """A movement as the API shows it; in a time-travel list, with its running balance."""
+    item = dict(zip(MOVEMENT_COLUMNS, row[: len(MOVEMENT_COLUMNS)], strict=True))
+    if len(row) > len(MOVEMENT_COLUMNS):
+        item["balance_after"], item["reserve_after"] = (int(v) for v in row[-2:])
     item["details"] = orjson.loads(item["details"])
+    if item["kind"] in ("Decremented", "DecrementCancelled"):
+        item["from_reserve"], item["from_counter"] = -item["reserve_hours"], -item["hours"]
     return item

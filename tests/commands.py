@@ -78,13 +78,8 @@ def convert_dif(
     agent_id: UUID,
     hours: int,
     provenance: Provenance,
-    effective_date: date | None = None,
 ) -> Receipt:
-    return ledger.execute(
-        cmd.ConvertDif(
-            agent_id=agent_id, hours=hours, provenance=provenance, **_dated(effective_date)
-        )
-    )
+    return ledger.execute(cmd.ConvertDif(agent_id=agent_id, hours=hours, provenance=provenance))
 
 
 def declare_dif_reserve(
@@ -93,7 +88,6 @@ def declare_dif_reserve(
     siret: str,
     hours: int,
     provenance: Provenance,
-    effective_date: date | None = None,
 ) -> Receipt:
     return ledger.execute(
         cmd.DeclareDifReserve(
@@ -101,7 +95,6 @@ def declare_dif_reserve(
             siret=siret,
             hours=hours,
             provenance=provenance,
-            **_dated(effective_date),
         )
     )
 
@@ -111,12 +104,9 @@ def declare_low_qualification(
     agent_id: UUID,
     from_year: int,
     provenance: Provenance,
-    effective_date: date | None = None,
 ) -> Receipt:
     return ledger.execute(
-        cmd.DeclareLowQualification(
-            agent_id=agent_id, from_year=from_year, provenance=provenance, **_dated(effective_date)
-        )
+        cmd.DeclareLowQualification(agent_id=agent_id, from_year=from_year, provenance=provenance)
     )
 
 
@@ -128,7 +118,6 @@ def regularise_year(
     hours: int,
     attestation: dict[str, Any],
     provenance: Provenance,
-    effective_date: date | None = None,
 ) -> Receipt:
     return ledger.execute(
         cmd.RegulariseYear(
@@ -138,7 +127,6 @@ def regularise_year(
             hours=hours,
             attestation=attestation,
             provenance=provenance,
-            **_dated(effective_date),
         )
     )
 
@@ -149,7 +137,6 @@ def cancel_decrement(
     decrement_id: str,
     reason: str,
     provenance: Provenance,
-    effective_date: date | None = None,
 ) -> Receipt:
     return ledger.execute(
         cmd.CancelDecrement(
@@ -157,7 +144,6 @@ def cancel_decrement(
             decrement_id=decrement_id,
             reason=reason,
             provenance=provenance,
-            **_dated(effective_date),
         )
     )
 

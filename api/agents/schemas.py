@@ -27,6 +27,9 @@ class AgentRegistration(Input):
     birth_name: str = Field(min_length=1, max_length=100)
     first_name: str = Field(min_length=1, max_length=100)
     birth_date: date
+    effective_date: date | None = Field(
+        default=None, description="When the agent's counter starts (default: today)"
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -44,7 +47,13 @@ class AgentRegistration(Input):
 
     def to_command(self, key: bytes, provenance: Provenance) -> cmd.RegisterAgent:
         return cmd.RegisterAgent.for_nir(
-            self.nir, self.birth_name, self.first_name, self.birth_date, key, provenance
+            self.nir,
+            self.birth_name,
+            self.first_name,
+            self.birth_date,
+            key,
+            provenance,
+            **_dated(self.effective_date),
         )
 
 
@@ -89,21 +98,21 @@ class DifConversion(Input):
 
 
 class LowQualification(Input):
+    """Effective on 1 January of ``from_year``; refused if a year from then on is credited."""
+
     from_year: int = Field(ge=2017, le=2100)
-    effective_date: date | None = None
 
     def to_command(self, agent_id: UUID, provenance: Provenance) -> cmd.Command:
         return cmd.DeclareLowQualification(
-            agent_id=agent_id,
-            from_year=self.from_year,
-            provenance=provenance,
-            **_dated(self.effective_date),
+            agent_id=agent_id, from_year=self.from_year, provenance=provenance
         )
 
 
 class InaptitudeCredit(Input):
     hours: int = Field(gt=0, le=150)
-    effective_date: date | None = None
+    effective_date: date | None = Field(
+        default=None, description="The occupational physician's opinion (default: today)"
+    )
 
     def to_command(self, agent_id: UUID, provenance: Provenance) -> cmd.Command:
         return cmd.CreditInaptitude(
@@ -116,7 +125,9 @@ class InaptitudeCredit(Input):
 
 class Closure(Input):
     reason: Literal["retirement", "invalidity"]
-    effective_date: date | None = None
+    effective_date: date | None = Field(
+        default=None, description="The retirement date (default: today)"
+    )
 
     def to_command(self, agent_id: UUID, provenance: Provenance) -> cmd.Command:
         return cmd.CloseAccount(
@@ -148,12 +159,48 @@ class Cancellation(Input):
         )
 
 
+class SiretReserve(BaseModel):
+    """The undeclared-DIF hours one SIRET keeps for the agent (only its own decrements use them)."""
+
+    siret: str
+    hours: int
+
+
 class Balance(BaseModel):
+    """The counter, and what explains what may be done with it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agent_id": "2b25fb442f534af2b896402f1bb7c556",
+                    "balance": 48,
+                    "ceiling": 150,
+                    "floor": -50,
+                    "reserve": 80,
+                    "reserves": [{"siret": "21750001600019", "hours": 80}],
+                    "status": "open",
+                    "low_qualification_from": None,
+                    "last_movement_kind": "DifReserveDeclared",
+                    "last_movement_date": "2016-12-31",
+                    "last_recorded_at": "2026-03-02T09:14:00+00:00",
+                    "version": 4,
+                    "position": 1234,
+                }
+            ]
+        }
+    )
+
     agent_id: str
-    balance: int
-    ceiling: int
-    reserve: int
-    status: str
+    balance: int = Field(description="The counter, in hours (below zero after an anticipation)")
+    ceiling: int = Field(description="The ceiling in force: 150 h, or 400 h if low-qualified")
+    floor: int = Field(
+        description="The lowest an anticipated decrement may take the counter now "
+        "(−2 × the yearly rate; 0 once the account is closed)"
+    )
+    reserve: int = Field(description="Undeclared-DIF hours kept by employers, all SIRETs")
+    reserves: list[SiretReserve] = Field(description="The undeclared-DIF reserve of each SIRET")
+    status: str = Field(description="open, closed (retirement) or invalidity")
     low_qualification_from: int | None
     last_movement_kind: str | None
     last_movement_date: str | None
@@ -163,9 +210,16 @@ class Balance(BaseModel):
 
 
 class BalanceAt(BaseModel):
+    """The counter as it stood on an effective date (``as_of``), as recorded by a time
+    (``known_at``)."""
+
     agent_id: str
     balance: int
     reserve: int
+    reserves: list[SiretReserve]
+    ceiling: int
+    floor: int
+    status: str
     movements: int
     position: int | None
     as_of: date | None
@@ -191,6 +245,12 @@ class Movement(BaseModel):
     source: str | None
     idempotency_key: str | None
     details: dict[str, Any]
+    from_reserve: int | None = Field(
+        default=None, description="Decrements: hours taken from the SIRET's undeclared-DIF reserve"
+    )
+    from_counter: int | None = Field(
+        default=None, description="Decrements: hours taken from the counter"
+    )
 
 
 class MovementPage(BaseModel):
@@ -198,8 +258,24 @@ class MovementPage(BaseModel):
     next_cursor: str | None
 
 
+class AgentBalance(BaseModel):
+    """One agent of an employer's list: its counter, ceiling, reserve (all SIRETs) and status."""
+
+    agent_id: str
+    balance: int
+    ceiling: int
+    reserve: int
+    status: str
+    low_qualification_from: int | None
+    last_movement_kind: str | None
+    last_movement_date: str | None
+    last_recorded_at: str | None
+    version: int
+    position: int
+
+
 class BalancePage(BaseModel):
-    items: list[Balance]
+    items: list[AgentBalance]
     next_cursor: str | None
 
 

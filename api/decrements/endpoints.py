@@ -9,6 +9,7 @@ from api.common import execute
 from api.decrements.schemas import DecrementRequest
 from api.idempotency import IdempotencyKey
 from api.schemas import Written
+from ledger.domain.errors import DomainError
 from ledger.domain.identifiers import Siret
 from projections import scope
 
@@ -20,9 +21,10 @@ router = APIRouter(prefix="/v1/decrements", tags=["decrements"])
     status_code=201,
     response_model=Written,
     summary="Record a decrement for an agent identified by NIR and birth name (gestion)",
-    description="The undeclared-DIF hours the SIRET keeps are taken first, then the counter. "
-    "Only `anticipated: true` lets the counter go below zero, never below -2 x the "
-    "yearly rate.",
+    description="The undeclared-DIF hours the SIRET keeps are taken first, then the counter; a "
+    "decrement the reserve covers is accepted whatever the counter holds. Only `anticipated: true` "
+    "lets the counter go below zero, never below -2 x the yearly rate, and never once the account "
+    "is closed. A refusal says why (`needed`, `available` when the caller may see the agent).",
 )
 def record_decrement(
     body: DecrementRequest,
@@ -32,11 +34,18 @@ def record_decrement(
     idempotency_key: IdempotencyKey = None,
 ) -> object:
     scope.require_writer_for(principal, Siret.parse(body.siret).value)
-    return execute(
-        request,
-        svc,
-        principal,
-        idempotency_key,
-        body,
-        lambda where: body.to_command(svc.ledger.find_agent(body.nir, body.birth_name), where),
-    )
+    sees: list[bool] = []  # whether the caller may see the agent, judged before the decrement
+    try:
+        return execute(
+            request,
+            svc,
+            principal,
+            idempotency_key,
+            body,
+            lambda where: body.to_command(svc.ledger.find_agent(body.nir, body.birth_name), where),
+            lambda agent: sees.append(scope.sees_agent(principal, agent)),
+        )
+    except DomainError as refused:
+        if sees and not sees[0]:
+            refused.details = {}  # why it is refused, without figures the caller may not see
+        raise

@@ -2,8 +2,10 @@
 
 Public methods are commands: they check the invariants, compute the movement with the rules, then
 trigger one event carrying the computed facts (so replaying history never re-applies rules that a
-later decree may change). A refused command raises a :class:`~ledger.domain.errors.DomainError` before
-any event is triggered: nothing is recorded.
+later decree may change). A refused command raises a
+:class:`~ledger.domain.errors.DomainError` before any event is triggered: nothing is recorded.
+Each movement's effective date comes from the rules (``ledger.domain.movements``), or, for a
+registration, an inaptitude credit and a closure, from the operator.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
@@ -19,14 +20,19 @@ from eventsourcing.domain import Aggregate
 
 from ledger.domain import errors, rules
 from ledger.domain.movements import (
+    CPF_START,
+    DIF_DATE,
     ClosureReason,
     DecrementRecord,
     Identity,
     Receipt,
     Status,
     acquisition_date,
+    check_closure_date,
+    check_operator_date,
     check_regularisation,
     counter_ceiling,
+    low_qualification_date,
     movement_effects,
     status_after_closure,
 )
@@ -91,6 +97,7 @@ class Agent(Aggregate):
         credited: int
 
         def update(self, agent: Agent) -> None:
+            agent.year_base.setdefault(self.year, agent.balance)  # before the year's first credit
             agent.year_lines.setdefault(self.year, {})[self.siret] = self.hours_worked
             agent.year_credited[self.year] = agent.year_credited.get(self.year, 0) + self.credited
             agent.balance += self.credited
@@ -124,6 +131,7 @@ class Agent(Aggregate):
         request_id: str | None
 
         def update(self, agent: Agent) -> None:
+            agent.year_base.setdefault(self.year, agent.balance)
             agent.year_regularised[self.year] = (
                 agent.year_regularised.get(self.year, 0) + self.applied
             )
@@ -137,7 +145,6 @@ class Agent(Aggregate):
 
         def update(self, agent: Agent) -> None:
             agent.reserves[self.siret] = self.hours
-            agent.reserves_declared.add(self.siret)
 
     class Decremented(Event):
         """Décrémentation: hours consumed by a training the employer accepted and paid."""
@@ -155,7 +162,7 @@ class Agent(Aggregate):
             if self.from_reserve:
                 agent.reserves[self.siret] -= self.from_reserve
             agent.decrements[self.decrement_id] = DecrementRecord(
-                self.siret, self.from_reserve, self.from_counter
+                self.siret, self.from_reserve, self.from_counter, self.effective_date
             )
 
     class DecrementCancelled(Event):
@@ -181,6 +188,7 @@ class Agent(Aggregate):
 
         def update(self, agent: Agent) -> None:
             agent.inaptitude_total += self.hours
+            agent.latest_credit = max(agent.latest_credit, self.effective_date)
             agent.balance += self.hours
 
     class Closed(Event):
@@ -201,11 +209,12 @@ class Agent(Aggregate):
         self.low_qualification_from: int | None = None
         self.dif_converted = False
         self.inaptitude_total = 0
+        self.latest_credit = date.min  # the latest inaptitude credit's effective date
         self.year_lines: dict[int, dict[str, Decimal]] = {}
         self.year_credited: dict[int, int] = {}
         self.year_regularised: dict[int, int] = {}
-        self.reserves: dict[str, int] = {}
-        self.reserves_declared: set[str] = set()
+        self.year_base: dict[int, int] = {}  # the counter before each year's first credit
+        self.reserves: dict[str, int] = {}  # undeclared-DIF reserve by declaring SIRET
         self.decrements: dict[str, DecrementRecord] = {}
         self.recorded_by: set[str] = set()  # SIRETs that recorded a movement other than a line
         # idempotency key -> (command fingerprint, first outcome)
@@ -223,6 +232,7 @@ class Agent(Aggregate):
         """Create the agent's counter with its identity (sealed at rest by ``seal``)."""
         if not identity.birth_name.strip() or not identity.first_name.strip():
             raise errors.InvalidInput("birth name and first name are required")
+        check_operator_date(effective_date, "the registration")
         return cls._create(
             cls.Registered,
             id=agent_id,
@@ -239,7 +249,8 @@ class Agent(Aggregate):
         )
 
     def receipt(self, event: Agent.Event) -> Receipt:
-        """The outcome of ``event`` once applied."""
+        """What ``event`` did, once applied."""
+        siret = getattr(event, "siret", None)
         return Receipt(
             agent_id=self.id,
             version=event.originator_version,
@@ -248,6 +259,9 @@ class Agent(Aggregate):
             reserve_hours=event.reserve_change(),
             balance_after=self.balance,
             decrement_id=getattr(event, "decrement_id", None),
+            effective_date=event.effective_date,
+            reserve_after=self.reserves.get(siret, 0) if siret else self.reserve,
+            requested=getattr(event, "requested", None) or getattr(event, "declared", None),
         )
 
     @property
@@ -267,7 +281,8 @@ class Agent(Aggregate):
     def previous_outcome(self, provenance: Provenance) -> Receipt | None:
         """The first outcome of a retried command (same idempotency key), or None if new.
 
-        Raises :class:`~ledger.domain.errors.IdempotencyConflict` when the key was used for another command.
+        Raises :class:`~ledger.domain.errors.IdempotencyConflict` when the key was used for
+        another command.
         """
         key = provenance.idempotency_key
         if not key or key not in self.receipts:
@@ -289,12 +304,7 @@ class Agent(Aggregate):
             raise errors.AccountClosed("the account is closed: it can no longer be credited")
 
     def record_acquisition_line(
-        self,
-        year: int,
-        siret: str,
-        hours_worked: Decimal,
-        provenance: Provenance,
-        already_applied_ok: bool = True,
+        self, year: int, siret: str, hours_worked: Decimal, provenance: Provenance
     ) -> Receipt:
         """Alimentation: record a declaration line and credit the year's entitlement difference.
 
@@ -308,32 +318,26 @@ class Agent(Aggregate):
         rules.rule_set_for(year)
         known = self.year_lines.get(year, {}).get(siret)
         if known is not None:
-            if known == hours_worked and already_applied_ok:
+            if known == hours_worked:
                 return Receipt(
-                    self.id,
-                    self.version,
-                    "AcquisitionLineRecorded",
-                    0,
-                    0,
-                    self.balance,
-                    replayed=True,
-                )
+                    self.id, self.version, "AcquisitionLineRecorded", 0, 0, self.balance,
+                    replayed=True, effective_date=acquisition_date(year),
+                )  # fmt: skip
             raise errors.AcquisitionLineConflict(
-                f"a line for year {year} and SIRET {siret} was already recorded with other hours;"
+                "a line for this year and SIRET was already recorded with other hours;"
                 " ask for a regularisation instead",
                 year=year,
-                siret=siret,
             )
         self._check_can_be_credited()
-        lines = {**self.year_lines.get(year, {}), siret: hours_worked}
-        fraction = rules.worked_fraction(Fraction(sum(lines.values(), Decimal(0))))
-        credited_so_far = self.year_credited.get(year, 0)
-        balance_before_year = self.balance - credited_so_far
-        entitlement = rules.yearly_entitlement(
-            year, fraction, balance_before_year, self.is_low_qualified(year)
+        credit = rules.line_credit(
+            year,
+            [*self.year_lines.get(year, {}).values(), hours_worked],
+            self.balance,
+            self.year_credited.get(year, 0),
+            self.year_regularised.get(year, 0),
+            self.year_base.get(year, self.balance),
+            self.is_low_qualified(year),
         )
-        room = max(0, self.ceiling_for(year) - self.balance)
-        credit = max(0, min(entitlement - credited_so_far, room))
         return self._emit(
             self.AcquisitionLineRecorded,
             year=year,
@@ -344,7 +348,7 @@ class Agent(Aggregate):
             provenance=provenance,
         )
 
-    def convert_dif(self, hours: int, effective_date: date, provenance: Provenance) -> Receipt:
+    def convert_dif(self, hours: int, provenance: Provenance) -> Receipt:
         """Convert the DIF hours held at 31 Dec 2016 (1–120 h, once), within the ceiling."""
         hours = rules.positive_whole_hours(hours)
         if hours > rules.DIF_CONVERSION_MAX:
@@ -354,33 +358,36 @@ class Agent(Aggregate):
         if self.dif_converted:
             raise errors.DifAlreadyConverted("the DIF hours of this agent were already converted")
         self._check_can_be_credited()
-        room = max(0, self.ceiling_for(effective_date.year) - self.balance)
+        room = max(0, self.ceiling_for(DIF_DATE.year) - self.balance)
         return self._emit(
             self.DifConverted,
             declared=hours,
             credited=min(hours, room),
-            effective_date=effective_date,
+            effective_date=DIF_DATE,
             provenance=provenance,
         )
 
-    def declare_low_qualification(
-        self, from_year: int, effective_date: date, provenance: Provenance
-    ) -> Receipt:
-        """Category C low qualification, from ``from_year`` on: never before the declaration's year,
-        nor for a year already credited."""
+    def declare_low_qualification(self, from_year: int, provenance: Provenance) -> Receipt:
+        """Category C low qualification, from ``from_year`` on (effective 1 January of it).
+
+        Never retroactive: refused when a year from ``from_year`` on was already credited, as
+        recorded now, whatever the effective date says.
+        """
         rules.rule_set_for(from_year)
         if self.low_qualification_from is not None:
             raise errors.LowQualificationAlreadyDeclared("low qualification is already declared")
         self._check_can_be_credited()
-        credited_years = [y for y in self.year_lines if y >= from_year]
-        if from_year < effective_date.year or credited_years:
+        credited = [y for y in (*self.year_lines, *self.year_regularised) if y >= from_year]
+        if credited:
             raise errors.RetroactiveDeclaration(
-                "low qualification applies from the year it is declared, never retroactively"
+                "low qualification applies from the year it is declared, never retroactively:"
+                " a year from then on is already credited",
+                credited_years=sorted(set(credited)),
             )
         return self._emit(
             self.LowQualificationDeclared,
             from_year=from_year,
-            effective_date=effective_date,
+            effective_date=low_qualification_date(from_year),
             provenance=provenance,
         )
 
@@ -390,24 +397,25 @@ class Agent(Aggregate):
         siret: str,
         hours: int,
         attestation: dict[str, Any],
-        effective_date: date,
         provenance: Provenance,
         request_id: str | None = None,
     ) -> Receipt:
-        """Correct a year's acquisition (±). Positive corrections stay within the ceiling; negative
-        ones cannot remove more than the year was credited."""
+        """Correct a year's acquisition (±), within that year's rules.
+
+        The year's credit (its acquisitions plus earlier regularisations) may neither exceed what
+        a full year would have credited from the counter at the year's first credit, nor fall
+        below zero; a positive correction is capped by the ceiling like an acquisition.
+        """
         rules.rule_set_for(year)
         check_regularisation(hours, attestation)
         if hours > 0:
             self._check_can_be_credited()
-            applied = min(hours, max(0, self.ceiling_for(year) - self.balance))
-        else:
-            year_total = self.year_credited.get(year, 0) + self.year_regularised.get(year, 0)
-            if -hours > year_total:
-                raise errors.RegularisationTooLarge(
-                    f"year {year} was credited {year_total} h: cannot remove {-hours} h"
-                )
-            applied = hours
+        year_credit = self.year_credited.get(year, 0) + self.year_regularised.get(year, 0)
+        full_year = rules.full_year_credit(
+            year, self.year_base.get(year, self.balance), self.is_low_qualified(year)
+        )
+        rules.check_regularisation_bounds(year_credit, hours, full_year)
+        applied = hours if hours < 0 else min(hours, max(0, self.ceiling_for(year) - self.balance))
         return self._emit(
             self.YearRegularised,
             year=year,
@@ -416,26 +424,24 @@ class Agent(Aggregate):
             applied=applied,
             attestation=dict(attestation),
             request_id=request_id,
-            effective_date=effective_date,
+            effective_date=acquisition_date(year),
             provenance=provenance,
         )
 
-    def declare_dif_reserve(
-        self, siret: str, hours: int, effective_date: date, provenance: Provenance
-    ) -> Receipt:
+    def declare_dif_reserve(self, siret: str, hours: int, provenance: Provenance) -> Receipt:
         """An employer keeps the agent's undeclared DIF hours (≤ 120 h) itself; once per SIRET."""
         hours = rules.positive_whole_hours(hours)
         if hours > rules.DIF_CONVERSION_MAX:
             raise errors.InvalidHours(f"a DIF reserve holds at most {rules.DIF_CONVERSION_MAX} h")
-        if siret in self.reserves_declared:
+        if siret in self.reserves:
             raise errors.DifReserveAlreadyDeclared(
-                f"SIRET {siret} already declared an undeclared-DIF reserve for this agent"
+                "this SIRET already declared an undeclared-DIF reserve for this agent"
             )
         return self._emit(
             self.DifReserveDeclared,
             siret=siret,
             hours=hours,
-            effective_date=effective_date,
+            effective_date=DIF_DATE,
             provenance=provenance,
         )
 
@@ -445,39 +451,31 @@ class Agent(Aggregate):
         siret: str,
         hours: int,
         training: dict[str, Any],
-        effective_date: date,
+        start: date,
         provenance: Provenance,
         anticipated: bool = False,
     ) -> Receipt:
         """Consume hours: the SIRET's undeclared-DIF reserve first, then the counter.
 
-        The counter may go below zero only with the anticipation flag, and never below −2 × the
-        yearly rate of the training's year.
+        A decrement the reserve covers is accepted whatever the counter holds. The counter may go
+        below zero only with the anticipation flag, never below −2 × the yearly rate of the
+        training's year, and never once the account is closed.
         """
         hours = rules.positive_whole_hours(hours)
         if self.status is Status.CLOSED:
             raise errors.AccountClosed("the account is closed: it can no longer be used")
         if decrement_id in self.decrements:
             raise errors.InvalidInput("this decrement id is already used")
-        from_reserve = min(self.reserves.get(siret, 0), hours)
-        from_counter = hours - from_reserve
-        after = self.balance - from_counter
-        if after < 0:
-            if not anticipated:
-                raise errors.InsufficientBalance(
-                    f"the counter holds {self.balance} h"
-                    + (f" (and {from_reserve} h of undeclared DIF)" if from_reserve else "")
-                    + f": {hours} h cannot be taken without anticipation",
-                    balance=self.balance,
-                    requested=hours,
-                )
-            year = max(effective_date.year, rules.FIRST_YEAR)
-            floor = rules.anticipation_floor(year, self.is_low_qualified(year))
-            if after < floor:
-                raise errors.AnticipationLimitExceeded(
-                    f"anticipation cannot take the counter below {floor} h (it would reach {after} h)",
-                    floor=floor,
-                )
+        from_reserve, from_counter = rules.decrement_split(hours, self.reserves.get(siret, 0))
+        year = max(start.year, rules.FIRST_YEAR)
+        rules.check_counter_use(
+            self.balance,
+            hours,
+            from_reserve,
+            anticipated,
+            open_account=self.status is Status.OPEN,
+            floor=rules.anticipation_floor(year, self.is_low_qualified(year)),
+        )
         return self._emit(
             self.Decremented,
             decrement_id=decrement_id,
@@ -487,14 +485,13 @@ class Agent(Aggregate):
             from_counter=from_counter,
             anticipated=anticipated,
             training=dict(training),
-            effective_date=effective_date,
+            effective_date=start,
             provenance=provenance,
         )
 
-    def cancel_decrement(
-        self, decrement_id: str, reason: str, effective_date: date, provenance: Provenance
-    ) -> Receipt:
-        """Reverse a decrement by a compensating event that names it; hours go back where they came from."""
+    def cancel_decrement(self, decrement_id: str, reason: str, provenance: Provenance) -> Receipt:
+        """Reverse a decrement by a compensating event that names it (effective on the cancelled
+        decrement's date); hours go back where they came from."""
         record = self.decrements.get(decrement_id)
         if record is None:
             raise errors.DecrementNotFound("no such decrement on this agent")
@@ -507,7 +504,7 @@ class Agent(Aggregate):
             to_reserve=record.from_reserve,
             to_counter=record.from_counter,
             reason=reason,
-            effective_date=effective_date,
+            effective_date=record.effective_date,
             provenance=provenance,
         )
 
@@ -516,11 +513,12 @@ class Agent(Aggregate):
     ) -> Receipt:
         """Inaptitude-prevention credit: above the ceiling, at most 150 h over a career."""
         hours = rules.positive_whole_hours(hours)
+        check_operator_date(effective_date, "an inaptitude credit", CPF_START)
         self._check_can_be_credited()
         if self.inaptitude_total + hours > rules.INAPTITUDE_CAREER_MAX:
             raise errors.InaptitudeLimitExceeded(
-                f"inaptitude credits are limited to {rules.INAPTITUDE_CAREER_MAX} h in a career"
-                f" ({self.inaptitude_total} h already granted)"
+                f"inaptitude credits are limited to {rules.INAPTITUDE_CAREER_MAX} h in a career",
+                already_granted=self.inaptitude_total,
             )
         return self._emit(
             self.InaptitudeCredited,
@@ -530,12 +528,25 @@ class Agent(Aggregate):
         )
 
     def close(self, reason: ClosureReason, effective_date: date, provenance: Provenance) -> Receipt:
-        """Close the account at retirement (decrements stay possible after invalidity retirement)."""
+        """Close the account at retirement (decrements stay possible after invalidity retirement).
+
+        The date may not be in the future, nor before a credit already recorded (a year's lines,
+        an inaptitude credit) or, at retirement, before a training already decremented.
+        """
         if self.status is not Status.OPEN:
             raise errors.AccountClosed("the account is already closed")
+        reason = ClosureReason(reason)
+        check_operator_date(effective_date, "a closure")
+        used = [r.effective_date for r in self.decrements.values() if not r.cancelled]
+        check_closure_date(
+            effective_date,
+            credited_years=[*self.year_lines, *self.year_regularised],
+            latest_credit=self.latest_credit,
+            latest_use=max(used) if used and reason is ClosureReason.RETIREMENT else None,
+        )
         return self._emit(
             self.Closed,
-            reason=str(ClosureReason(reason)),
+            reason=str(reason),
             effective_date=effective_date,
             provenance=provenance,
         )

@@ -68,6 +68,18 @@ class AnticipationLimitExceeded(DomainError):
     code = "anticipation_limit_exceeded"
 
 
+class AnticipationAfterClosure(AccountClosed):
+    """Anticipation uses rights still to be acquired: none remain once the account is closed."""
+
+    code = "anticipation_after_closure"
+
+
+class InvalidEffectiveDate(InvalidInput):
+    """A date the rules forbid for this movement (in the future, before what it must follow)."""
+
+    code = "invalid_effective_date"
+
+
 class DifAlreadyConverted(DomainError):
     code = "dif_already_converted"
 
@@ -95,7 +107,15 @@ class IncompleteAttestation(DomainError):
 
 
 class RegularisationTooLarge(DomainError):
+    """It would take the year's credit below zero."""
+
     code = "regularisation_too_large"
+
+
+class RegularisationAboveFullYear(DomainError):
+    """It would take the year's credit above what a full year would have credited."""
+
+    code = "regularisation_above_full_year"
 
 
 class DecrementNotFound(DomainError):

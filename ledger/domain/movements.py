@@ -33,17 +33,20 @@ class ClosureReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """The outcome of a command, returned again as is when the command is retried."""
+    """What a command did, returned again as is when the command is retried."""
 
     agent_id: UUID
     version: int
     kind: str
-    hours: int  # signed change of the counter
+    hours: int  # signed change of the counter (hours really credited, or taken)
     reserve_hours: int  # signed change of the undeclared-DIF reserve
     balance_after: int
     decrement_id: str | None = None
     replayed: bool = False
     position: int | None = None  # in the event log, once saved (None when replayed)
+    effective_date: date | None = None
+    reserve_after: int = 0  # the reserve of the movement's SIRET after it (all SIRETs if none)
+    requested: int | None = None  # what was asked when it may differ from what was credited
 
 
 @dataclass(slots=True)
@@ -51,7 +54,58 @@ class DecrementRecord:
     siret: str
     from_reserve: int
     from_counter: int
+    effective_date: date
     cancelled: bool = False
+
+
+# Effective dates fixed by the rules (DOMAIN: *effective dates and time travel*). Registration,
+# inaptitude credits and closures take the operator's date (else the recording day); a decrement
+# takes its training's start; a cancellation its decrement's date.
+CPF_START = date(2017, 1, 1)
+DIF_DATE = date(2016, 12, 31)
+"""The DIF conversion and the undeclared-DIF reserve are the DIF held on 31 December 2016."""
+
+
+def acquisition_date(year: int) -> date:
+    """Rights for year N (acquisition lines and their regularisations) count on 31 December N."""
+    return date(year, 12, 31)
+
+
+def low_qualification_date(from_year: int) -> date:
+    """A low-qualification declaration counts from 1 January of the year it applies from."""
+    return date(from_year, 1, 1)
+
+
+def check_operator_date(
+    effective_date: date, what: str, earliest: date | None = None, today: date | None = None
+) -> None:
+    """A date an operator gives (a registration, an inaptitude credit, a closure): never in the
+    future, never before ``earliest``."""
+    if effective_date > (today or date.today()):
+        raise errors.InvalidEffectiveDate(f"the effective date of {what} cannot be in the future")
+    if earliest is not None and effective_date < earliest:
+        raise errors.InvalidEffectiveDate(
+            f"the effective date of {what} cannot be before {earliest.isoformat()}"
+        )
+
+
+def check_closure_date(
+    closed_on: date, credited_years: list[int], latest_credit: date, latest_use: date | None
+) -> None:
+    """A closure cannot precede what the account already received after it: a year's credit, an
+    inaptitude credit, or (at retirement) a training decremented."""
+    if credited_years and closed_on.year < max(credited_years):
+        raise errors.InvalidEffectiveDate(
+            f"the account was credited for {max(credited_years)}: it cannot close before that year"
+        )
+    if closed_on < latest_credit:
+        raise errors.InvalidEffectiveDate(
+            "an inaptitude credit is dated after this closure: it cannot close before it"
+        )
+    if latest_use is not None and closed_on < latest_use:
+        raise errors.InvalidEffectiveDate(
+            "a training starting after this date was decremented: a retirement cannot precede it"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +157,14 @@ def counter_ceiling(low_qualified: bool) -> int:
     return rules.ceiling(rules.RULE_SETS[-1].first_year, low_qualified)
 
 
-def acquisition_date(year: int) -> date:
-    """Effective date of a year's acquisition: rights for year N are acquired on 31 December N."""
-    return date(year, 12, 31)
+def anticipation_floor_on(day: date, status: str, low_qualification_from: int | None) -> int:
+    """The lowest the counter may reach by an anticipation for a training starting on ``day``:
+    −2 × that year's rate for the agent, and 0 once the account is closed."""
+    if status != Status.OPEN:
+        return 0
+    year = max(day.year, rules.FIRST_YEAR)
+    low = low_qualification_from is not None and year >= low_qualification_from
+    return rules.anticipation_floor(year, low)
 
 
 def status_after_closure(reason: str) -> Status:

@@ -7,10 +7,20 @@ Arithmetic is exact (``Fraction``) so that rounding up happens once, on the year
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
-from ledger.domain.errors import InvalidHours, InvalidInput
+from ledger.domain.errors import (
+    AnticipationAfterClosure,
+    AnticipationLimitExceeded,
+    InsufficientBalance,
+    InvalidHours,
+    InvalidInput,
+    RegularisationAboveFullYear,
+    RegularisationTooLarge,
+)
 
 LEGAL_ANNUAL_HOURS = 1607
 """Legal annual working time: the denominator of the temps non complet fraction."""
@@ -107,6 +117,91 @@ def yearly_entitlement(
     credit = math.ceil(raw)
     room = ceiling(year, low_qualified) - balance_before
     return max(0, min(credit, room))
+
+
+def full_year_credit(year: int, balance_before: int, low_qualified: bool) -> int:
+    """What a full year would credit from a counter of ``balance_before`` (rate, step, ceiling)."""
+    return yearly_entitlement(year, Fraction(1), balance_before, low_qualified)
+
+
+def line_credit(
+    year: int,
+    lines: Sequence[Decimal],
+    balance: int,
+    credited: int,
+    regularised: int,
+    year_base: int,
+    low_qualified: bool,
+) -> int:
+    """Hours a new declaration line credits: the year's entitlement over all its ``lines``
+    (recomputed from the counter before the year's credits) less what the year's lines already
+    credited, within the ceiling. Once a regularisation corrected the year, the year's whole credit
+    also stays within a full year's (from the counter at the year's first credit)."""
+    fraction = worked_fraction(Fraction(sum(lines, Decimal(0))))
+    entitlement = yearly_entitlement(year, fraction, balance - credited, low_qualified)
+    credit = min(entitlement - credited, ceiling(year, low_qualified) - balance)
+    if regularised:
+        full = full_year_credit(year, year_base, low_qualified)
+        credit = min(credit, full - credited - regularised)
+    return max(0, credit)
+
+
+def check_regularisation_bounds(year_credit: int, hours: int, full_year: int) -> None:
+    """A regularisation keeps the year's credit between zero and a full year's credit."""
+    if year_credit + hours < 0:
+        raise RegularisationTooLarge(
+            "a regularisation cannot take the year's credit below zero",
+            year_credit=year_credit,
+        )
+    if hours > 0 and year_credit + hours > full_year:
+        raise RegularisationAboveFullYear(
+            "a regularisation cannot take the year's credit above what a full year credits",
+            year_credit=year_credit,
+            full_year=full_year,
+        )
+
+
+def decrement_split(hours: int, reserve: int) -> tuple[int, int]:
+    """(hours from the SIRET's undeclared-DIF reserve, hours from the counter): reserve first."""
+    from_reserve = min(max(reserve, 0), hours)
+    return from_reserve, hours - from_reserve
+
+
+def check_counter_use(
+    balance: int,
+    hours: int,
+    from_reserve: int,
+    anticipated: bool,
+    open_account: bool,
+    floor: int,
+) -> None:
+    """Whether a decrement of ``hours``, ``from_reserve`` of them from the SIRET's reserve, may
+    take the rest from the counter: always when it holds them (or when the reserve covers it all);
+    below zero only by a flagged anticipation on an open account, never below ``floor``.
+
+    Messages carry no figure; ``needed`` and ``available`` are details the API shows only to
+    callers who may see the agent."""
+    after = balance - (hours - from_reserve)
+    if after >= 0 or hours == from_reserve:
+        return
+    if not anticipated:
+        raise InsufficientBalance(
+            "the counter and the SIRET's undeclared-DIF reserve do not cover this decrement"
+            " without anticipation",
+            needed=hours,
+            available=from_reserve + max(balance, 0),
+        )
+    if not open_account:
+        raise AnticipationAfterClosure(
+            "the account is closed: no rights remain to be acquired, so no anticipation"
+        )
+    if after < floor:
+        raise AnticipationLimitExceeded(
+            "anticipation cannot take the counter below twice the yearly rate",
+            needed=hours,
+            available=from_reserve + balance - floor,
+            floor=floor,
+        )
 
 
 def training_hours(hours: int | None = None, days: Fraction | int | None = None) -> int:

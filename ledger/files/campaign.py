@@ -99,7 +99,6 @@ def line_commands(line: Line, key: bytes, principal: str, digest: str) -> list[c
             cmd.DeclareLowQualification(
                 agent_id=agent_id,
                 from_year=year,
-                effective_date=date(year, 1, 1),
                 provenance=Provenance(
                     principal,
                     Channel.CAMPAIGN,

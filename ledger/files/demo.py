@@ -273,7 +273,6 @@ def load(
                 cmd.ConvertDif(
                     agent_id=agent_id,
                     hours=person.dif_hours,
-                    effective_date=date(2016, 12, 31),
                     provenance=source,
                 )
             )
@@ -283,7 +282,6 @@ def load(
                     agent_id=agent_id,
                     siret=person.reserve[0],
                     hours=person.reserve[1],
-                    effective_date=date(2018, 1, 1),
                     provenance=source,
                 )
             )
@@ -305,7 +303,6 @@ def load(
                     agent_id=UUID(agent_hex),
                     decrement_id=decrement_id,
                     reason="training cancelled",
-                    effective_date=date(last_year, 12, 1),
                     provenance=source,
                 )
             )

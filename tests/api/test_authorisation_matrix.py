@@ -127,7 +127,7 @@ def regularisation_request(world: World) -> str:
         uuid.UUID(world.agent_a),
         OWN,
         LAST_YEAR,
-        1,
+        -1,  # a full year was credited: a correction may only lower it
         {"signatory": "M. Chef", "signature_date": "2025-01-10", "stamp_present": True},
         "",
         SETUP,

@@ -55,9 +55,7 @@ def populate(
             elif kind == "dif":
                 convert_dif(ledger, agent_id, 1 + a % 120, OP)
             elif kind == "low":
-                declare_low_qualification(
-                    ledger, agent_id, 2017 + a % 9, OP, effective_date=date(2017, 1, 1)
-                )
+                declare_low_qualification(ledger, agent_id, 2017 + a % 9, OP)
             elif kind == "regularise":
                 regularise_year(
                     ledger, agent_id, 2017 + a % 9, siret, (a % 21) - 10 or 1, ATTESTATION, OP

@@ -33,7 +33,7 @@ def test_dif_kept_by_the_employer_is_consumed_first() -> None:
     full_year(agent, 2017)
     full_year(agent, 2018)
     assert agent.balance == 48
-    agent.declare_dif_reserve(SIRET, 80, date(2019, 1, 1), OP)
+    agent.declare_dif_reserve(SIRET, 80, OP)
     receipt = agent.decrement("d1", SIRET, 100, {}, date(2019, 3, 1), OP)
     assert (receipt.reserve_hours, receipt.hours, agent.balance) == (-80, -20, 28)
 
@@ -42,7 +42,7 @@ def test_training_of_50_hours_is_taken_from_the_dif_only() -> None:
     agent = new_agent()
     full_year(agent, 2017)
     full_year(agent, 2018)
-    agent.declare_dif_reserve(SIRET, 80, date(2019, 1, 1), OP)
+    agent.declare_dif_reserve(SIRET, 80, OP)
     agent.decrement("d1", SIRET, 50, {}, date(2019, 3, 1), OP)
     assert (agent.reserve, agent.balance) == (30, 48)
 
@@ -50,7 +50,7 @@ def test_training_of_50_hours_is_taken_from_the_dif_only() -> None:
 def test_another_employers_reserve_is_not_used() -> None:
     agent = new_agent()
     full_year(agent, 2020)
-    agent.declare_dif_reserve(OTHER, 80, date(2021, 1, 1), OP)
+    agent.declare_dif_reserve(OTHER, 80, OP)
     agent.decrement("d1", SIRET, 10, {}, date(2021, 3, 1), OP)
     assert (agent.reserve, agent.balance) == (80, 15)
 
@@ -83,20 +83,20 @@ def test_a_line_at_the_ceiling_is_recorded_with_zero_hours() -> None:
 
 def test_ceiling_includes_dif_hours() -> None:
     agent = new_agent()
-    agent.convert_dif(120, date(2016, 12, 31), OP)
+    agent.convert_dif(120, OP)
     assert full_year(agent, 2017) == 12  # above the 120 h step: 12 h a year
     assert full_year(agent, 2018) == 12
     assert full_year(agent, 2019) == 6  # capped at 150, DIF hours included
     with pytest.raises(errors.DifAlreadyConverted):
-        agent.convert_dif(10, date(2016, 12, 31), OP)
+        agent.convert_dif(10, OP)
 
 
 def test_dif_conversion_is_between_1_and_120_hours() -> None:
     agent = new_agent()
     with pytest.raises(errors.InvalidHours):
-        agent.convert_dif(121, date(2016, 12, 31), OP)
+        agent.convert_dif(121, OP)
     with pytest.raises(errors.InvalidHours):
-        agent.convert_dif(0, date(2016, 12, 31), OP)
+        agent.convert_dif(0, OP)
     assert agent.version == 1
 
 
@@ -104,11 +104,11 @@ def test_low_qualification_applies_from_its_year_never_before() -> None:
     agent = new_agent()
     full_year(agent, 2020)
     with pytest.raises(errors.RetroactiveDeclaration):
-        agent.declare_low_qualification(2020, date(2021, 2, 1), OP)
-    agent.declare_low_qualification(2021, date(2021, 2, 1), OP)
+        agent.declare_low_qualification(2020, OP)
+    agent.declare_low_qualification(2021, OP)
     assert full_year(agent, 2021) == 50
     with pytest.raises(errors.LowQualificationAlreadyDeclared):
-        agent.declare_low_qualification(2022, date(2022, 2, 1), OP)
+        agent.declare_low_qualification(2022, OP)
 
 
 def test_anticipation_only_when_flagged_and_within_twice_the_yearly_rate() -> None:
@@ -126,27 +126,27 @@ def test_anticipation_only_when_flagged_and_within_twice_the_yearly_rate() -> No
 def test_cancellation_restores_counter_and_reserve_once() -> None:
     agent = new_agent()
     full_year(agent, 2021)
-    agent.declare_dif_reserve(SIRET, 10, date(2022, 1, 1), OP)
+    agent.declare_dif_reserve(SIRET, 10, OP)
     agent.decrement("d1", SIRET, 20, {}, date(2022, 1, 10), OP)
     assert (agent.reserve, agent.balance) == (0, 15)
-    agent.cancel_decrement("d1", "training cancelled", date(2022, 2, 1), OP)
+    agent.cancel_decrement("d1", "training cancelled", OP)
     assert (agent.reserve, agent.balance) == (10, 25)
     with pytest.raises(errors.DecrementAlreadyCancelled):
-        agent.cancel_decrement("d1", "again", date(2022, 2, 1), OP)
+        agent.cancel_decrement("d1", "again", OP)
     with pytest.raises(errors.DecrementNotFound):
-        agent.cancel_decrement("nope", "x", date(2022, 2, 1), OP)
+        agent.cancel_decrement("nope", "x", OP)
 
 
 def test_regularisation_needs_a_complete_attestation() -> None:
     agent = new_agent()
     full_year(agent, 2021)
     with pytest.raises(errors.IncompleteAttestation) as caught:
-        agent.regularise_year(2021, SIRET, 5, {"signatory": " "}, date(2022, 5, 1), OP)
+        agent.regularise_year(2021, SIRET, 5, {"signatory": " "}, OP)
     assert caught.value.details["missing"] == ["signatory", "signature_date", "stamp_present"]
-    agent.regularise_year(2021, SIRET, -5, ATTESTATION, date(2022, 5, 1), OP)
+    agent.regularise_year(2021, SIRET, -5, ATTESTATION, OP)
     assert agent.balance == 20
     with pytest.raises(errors.RegularisationTooLarge):
-        agent.regularise_year(2021, SIRET, -21, ATTESTATION, date(2022, 5, 1), OP)
+        agent.regularise_year(2021, SIRET, -21, ATTESTATION, OP)
 
 
 def test_inaptitude_credit_is_above_the_ceiling_and_capped_over_a_career() -> None:
