@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from api import observability, problems
 from api.access import endpoints as access
 from api.agents import endpoints as agents
 from api.audit import endpoints as audit
+from api.auth import authenticate_at_the_edge
 from api.bootstrap import bootstrap
 from api.decrements import endpoints as decrements
+from api.edge import Edge
 from api.employers import endpoints as employers
 from api.files import endpoints as files
 from api.operations import endpoints as operations
 from api.regularisations import endpoints as regularisations
 from ledger.store.settings import Settings
-
-MAX_BODY_BYTES = 1_000_000
-FILE_ROUTES = {"/v1/decrement-files", "/v1/campaigns"}
+from projections.follower import follow
 
 DESCRIPTION = """
 Training-hour counters (CPF) of French public agents, kept as an immutable history.
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = None
         if settings.runs_projector_in_process:
             worker = threading.Thread(
-                target=svc.projector.follow, args=(stop,), name="projector", daemon=True
+                target=follow, args=(svc.projector, stop), name="projector", daemon=True
             )
             worker.start()
         try:
@@ -64,19 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(Edge, authenticate=authenticate_at_the_edge)  # inside observability's
     observability.install(app)
-
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        limit = files.MAX_FILE_BYTES if request.url.path in FILE_ROUTES else MAX_BODY_BYTES
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return problems.problem(
-                413, "body_too_large", f"request bodies are limited to {limit} bytes"
-            )
-        return await call_next(request)
 
     for module in (
         operations,

@@ -9,7 +9,7 @@ request names them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -56,12 +56,25 @@ def principal_of_key(svc: Services, token: str) -> Principal | None:
     )
 
 
+def authenticate_at_the_edge(scope: Any, token: str) -> bool:
+    """Run by the edge middleware before any body is read: whether the key is valid. The
+    principal is kept in the request's state so the route does not look it up again."""
+    principal = principal_of_key(scope["app"].state.services, token)
+    if principal is None:
+        return False
+    scope.setdefault("state", {})["principal"] = principal
+    return True
+
+
 def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     svc: Svc,
 ) -> Principal:
     """The principal of the bearer key; 401 when missing, unknown or revoked."""
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal) and credentials is not None:
+        return known
     if credentials is None:
         raise ApiProblem(401, "unauthenticated", "a bearer API key is required", CHALLENGE)
     principal = principal_of_key(svc, credentials.credentials)

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic
 
 from ledger import commands as cmd
 from ledger.domain import errors
@@ -28,6 +29,8 @@ from ledger.store.recorders import event_store_env
 from ledger.store.settings import Settings
 
 T = TypeVar("T")
+AGENT_TOPIC = get_topic(Agent) + "."
+"""Every event of an agent has a topic starting with this."""
 Guard = Callable[[Agent], None]
 """A check run on the loaded agent before a command (raises a DomainError to refuse)."""
 
@@ -124,9 +127,12 @@ class Ledger(Application[UUID]):
         return agent.identity or Identity(**self.cipher.open(agent.stored_identity))
 
     def load_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, Agent]:
-        """Many agents replayed from one query (the bulk path's batch read)."""
+        """Many agents replayed from one query (the bulk path's batch read); an id of another
+        kind of aggregate is no agent."""
         agents: dict[UUID, Agent] = {}
         for stored in select_events_of(self.recorder, agent_ids):
+            if not stored.topic.startswith(AGENT_TOPIC):
+                continue
             event: Agent.Event = self.mapper.to_domain_event(stored)  # type: ignore[assignment]
             agent_uuid = UUID(str(stored.originator_id))
             agents[agent_uuid] = event.mutate(agents.get(agent_uuid))  # type: ignore[assignment]

@@ -14,7 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ledger.store.chain import GENESIS, next_chain, record_digest
 from ledger.store.events import (
+    broken_versions,
     chain_position_of,
+    events_outside_chain,
     insert_chain_rows,
     last_chain_row,
     select_chain,
@@ -29,7 +31,8 @@ class Break:
     """The first place the log and its chain disagree."""
 
     position: int
-    problem: str  # altered, deleted, inserted, reordered, chain_altered
+    problem: str  # altered, deleted, inserted, reordered, chain_altered, outside_chain,
+    # versions_broken
     detail: str
 
 
@@ -74,7 +77,8 @@ def verify_chain(
             if rows:
                 chain_cursor = rows[-1][0]
         if not events and not rows:
-            return Verification(checked, position, previous.hex(), None)
+            whole = after == 0 and _every_row_accounted_for(recorder)
+            return Verification(checked, position, previous.hex(), whole or None)
         event = events[0] if events else None
         row = rows[0] if rows else None
         if row is not None and (event is None or row[0] < event.id):
@@ -130,6 +134,22 @@ def verify_chain(
         rows.pop(0)
         if progress and checked % PAGE == 0:
             progress(position)
+
+
+def _every_row_accounted_for(recorder: Any) -> Break | None:
+    """Beyond the walk along the positions: no stored event outside the chain, whatever its
+    position, and each agent's versions 1, 2, … without a gap."""
+    outside = events_outside_chain(recorder)
+    if outside:
+        return Break(
+            outside[0],
+            "outside_chain",
+            f"{len(outside)} stored event(s) the chain does not cover (first shown)",
+        )
+    broken = broken_versions(recorder)
+    if broken:
+        return Break(0, "versions_broken", f"versions of {len(broken)} aggregate(s) do not follow")
+    return None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ loss and no double count. The log is processed a page (``page_size`` events) per
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -46,15 +45,6 @@ class ViewStatus:
     rebuilding_position: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Difference:
-    view: str
-    key: tuple[str, ...]
-    problem: str  # "missing", "unexpected" or "altered"
-    expected: tuple[str, ...] | None
-    found: tuple[str, ...] | None
-
-
 Progress = Callable[[int, int], None]
 """Called with (position reached, log head) after each page."""
 
@@ -75,13 +65,13 @@ class Projector:
         with self.store.transaction() as cur:
             if self.store.is_postgres:  # processes starting together set up one at a time
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext('cpf_projections_setup'))")
-            _create_bookkeeping(cur)
+            create_bookkeeping(cur)
             for view in VIEWS.values():
                 if not self._generations(cur, view.name, LIVE):
-                    self._create_generation(cur, view, 1, LIVE)
+                    self.create_generation(cur, view, 1, LIVE)
                     view.publish(cur, 1)
 
-    def _create_generation(self, cur: Cursor, view: View, generation: int, state: str) -> None:
+    def create_generation(self, cur: Cursor, view: View, generation: int, state: str) -> None:
         view.create(cur, generation)
         cur.execute(
             "INSERT INTO projection_generations VALUES (%s, %s, %s)",
@@ -100,7 +90,7 @@ class Projector:
         )
         return [row[0] for row in cur.fetchall()]
 
-    def _targets(self, cur: Cursor, state: str, names: Iterable[str]) -> list[Target]:
+    def targets(self, cur: Cursor, state: str, names: Iterable[str]) -> list[Target]:
         """The generations in ``state`` of the named views, their positions locked for this
         transaction (so two projectors never apply the same page twice)."""
         targets = []
@@ -123,7 +113,7 @@ class Projector:
         """Position of the last event in the log (0 when empty)."""
         return self.ledger.recorder.max_notification_id() or 0
 
-    def _apply_page(self, cur: Cursor, targets: Sequence[Target]) -> tuple[int, list[Target]]:
+    def apply_page(self, cur: Cursor, targets: Sequence[Target]) -> tuple[int, list[Target]]:
         """Apply the next page to ``targets`` in the cursor's transaction.
 
         Returns the number of events read and the targets at their new positions.
@@ -161,7 +151,7 @@ class Projector:
     def run_once(self, names: Iterable[str] = VIEWS) -> int:
         """Apply one page to the live views; returns the number of events read."""
         with self.store.transaction() as cur:
-            read, _ = self._apply_page(cur, self._targets(cur, LIVE, names))
+            read, _ = self.apply_page(cur, self.targets(cur, LIVE, names))
         return read
 
     def catch_up(self, names: Iterable[str] = VIEWS) -> int:
@@ -171,26 +161,10 @@ class Projector:
             total += read
         return total
 
-    def follow(self, stop: threading.Event, interval: float = 0.2) -> None:
-        """Keep the live views up to date until ``stop`` is set (polling; LISTEN on PostgreSQL
-        wakes it as soon as an event is committed)."""
-        waiter = _Waiter(self)
-        try:
-            while not stop.is_set():
-                try:
-                    if self.run_once():
-                        continue
-                except Exception:  # the store may be briefly unreachable: retry after a pause
-                    stop.wait(1.0)
-                    continue
-                waiter.wait(stop, interval)
-        finally:
-            waiter.close()
-
     def positions(self) -> dict[str, int]:
         """Applied position of each live view."""
         with self.store.transaction(write=False) as cur:
-            return {t.view.name: t.position for t in self._targets(cur, LIVE, VIEWS)}
+            return {t.view.name: t.position for t in self.targets(cur, LIVE, VIEWS)}
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Block until every live view has applied ``position`` (read-your-writes)."""
@@ -208,8 +182,8 @@ class Projector:
         head = self.head()
         result = []
         with self.store.transaction(write=False) as cur:
-            live = {t.view.name: t for t in self._targets(cur, LIVE, VIEWS)}
-            building = {t.view.name: t for t in self._targets(cur, BUILDING, VIEWS)}
+            live = {t.view.name: t for t in self.targets(cur, LIVE, VIEWS)}
+            building = {t.view.name: t for t in self.targets(cur, BUILDING, VIEWS)}
         for name, target in live.items():
             lag_seconds = 0.0
             if target.position < head:
@@ -259,10 +233,10 @@ class Projector:
                     )
                     row = cur.fetchone()
                     assert row is not None
-                    self._create_generation(cur, view, int(row[0]) + 1, BUILDING)
+                    self.create_generation(cur, view, int(row[0]) + 1, BUILDING)
         while True:
             with self.store.transaction() as cur:
-                read, moved = self._apply_page(cur, self._targets(cur, BUILDING, names))
+                read, moved = self.apply_page(cur, self.targets(cur, BUILDING, names))
             if progress and moved:
                 progress(min(t.position for t in moved), self.head())
             if not read:
@@ -272,10 +246,10 @@ class Projector:
     def _swap(self, names: Sequence[str]) -> None:
         retired: list[tuple[View, int]] = []
         with self.store.transaction() as cur:
-            live = self._targets(cur, LIVE, names)  # locks the live positions
-            building = self._targets(cur, BUILDING, names)
+            live = self.targets(cur, LIVE, names)  # locks the live positions
+            building = self.targets(cur, BUILDING, names)
             while True:  # the last events, in the swap's own transaction
-                read, building = self._apply_page(cur, building)
+                read, building = self.apply_page(cur, building)
                 if not read:
                     break
             for target in live:
@@ -297,47 +271,8 @@ class Projector:
                     "DELETE FROM projection_positions WHERE name = %s", (view.table(generation),)
                 )
 
-    # ---------------------------------------------------------------- check
 
-    def check(self, names: Sequence[str] = tuple(VIEWS)) -> list[Difference]:
-        """Recompute the views from the events (in a scratch store) and report every difference
-        with the live views, at the position they have applied."""
-        import tempfile
-        from pathlib import Path
-
-        from ledger.store.settings import Settings
-
-        differences: list[Difference] = []
-        with self.store.transaction(write=False, snapshot=True) as cur:
-            live = self._targets(cur, LIVE, names)
-            found = {t.view.name: t.view.rows(cur, t.generation) for t in live}
-            positions = {t.view.name: t.position for t in live}
-        with tempfile.TemporaryDirectory() as scratch_dir:
-            # Always an SQLite file: the environment may name the live database.
-            scratch = ViewStore(Settings(data_dir=Path(scratch_dir), database_url=None))
-            with scratch.transaction() as cur:
-                _create_bookkeeping(cur)
-                for name in names:
-                    self._create_generation(cur, VIEWS[name], 1, LIVE)
-            for name in names:
-                target = Target(VIEWS[name], 1, 0)
-                while target.position < positions[name]:
-                    with scratch.transaction() as cur:
-                        page = self.page_size
-                        self.page_size = min(page, positions[name] - target.position)
-                        try:
-                            read, (target,) = self._apply_page(cur, [target])
-                        finally:
-                            self.page_size = page
-                    if not read:
-                        break
-                with scratch.transaction(write=False) as cur:
-                    expected = VIEWS[name].rows(cur, 1)
-                differences += _compare(name, expected, found[name])
-        return differences
-
-
-def _create_bookkeeping(cur: Cursor) -> None:
+def create_bookkeeping(cur: Cursor) -> None:
     cur.execute(
         "CREATE TABLE IF NOT EXISTS projection_generations (view TEXT NOT NULL, "
         "generation INTEGER NOT NULL, state TEXT NOT NULL, PRIMARY KEY (view, generation))"
@@ -346,46 +281,3 @@ def _create_bookkeeping(cur: Cursor) -> None:
         "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, "
         "position BIGINT NOT NULL)"
     )
-
-
-def _compare(
-    name: str,
-    expected: dict[tuple[str, ...], tuple[str, ...]],
-    found: dict[tuple[str, ...], tuple[str, ...]],
-) -> list[Difference]:
-    result = []
-    for key, row in expected.items():
-        if key not in found:
-            result.append(Difference(name, key, "missing", row, None))
-        elif found[key] != row:
-            result.append(Difference(name, key, "altered", row, found[key]))
-    for key, row in found.items():
-        if key not in expected:
-            result.append(Difference(name, key, "unexpected", None, row))
-    return result
-
-
-class _Waiter:
-    """Sleeps until the next event: LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite."""
-
-    def __init__(self, projector: Projector) -> None:
-        self.connection = None
-        settings = projector.ledger.settings
-        if settings.database_url:
-            import psycopg
-            from psycopg import sql
-
-            self.connection = psycopg.connect(settings.database_url, autocommit=True)
-            channel = projector.ledger.recorder.channel_name  # type: ignore[attr-defined]
-            self.connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-
-    def wait(self, stop: threading.Event, interval: float) -> None:
-        if self.connection is None:
-            stop.wait(interval)
-            return
-        for _ in self.connection.notifies(timeout=max(interval, 1.0), stop_after=1):
-            break
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()

@@ -6,21 +6,34 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from ledger.store.roles import create_audit_tables
 from projections.store import ViewStore
 
 TRAIL_COLUMNS = ("id", "at", "principal", "via", "agent_id")
 
 
+def audit_table(store: ViewStore, name: str) -> str:
+    """Where an audit table lives: beside the log on PostgreSQL (``public``, the owner's: the
+    service appends to it and cannot change it), beside the views on SQLite."""
+    return f"public.{name}" if store.is_postgres else name
+
+
 class ReadTrail:
-    """The read trail, kept beside the views."""
+    """The read trail: append-only, beside the event log."""
 
     def __init__(self, store: ViewStore) -> None:
         self.store = store
-        key = "BIGSERIAL PRIMARY KEY" if store.is_postgres else "INTEGER PRIMARY KEY AUTOINCREMENT"
+        self.table = audit_table(store, "read_trail")
+        if not store.settings.create_tables:
+            return  # the owner created it (`cpf-ledger db setup`); the service only appends
         with store.transaction() as cur:
+            if store.is_postgres:
+                create_audit_tables(cur)
+                return
             cur.execute(
-                f"CREATE TABLE IF NOT EXISTS read_trail (id {key}, at TEXT NOT NULL, "
-                "principal TEXT NOT NULL, via TEXT NOT NULL, agent_id TEXT NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS read_trail (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "at TEXT NOT NULL, principal TEXT NOT NULL, via TEXT NOT NULL, "
+                "agent_id TEXT NOT NULL)"
             )
             cur.execute("CREATE INDEX IF NOT EXISTS read_trail_agent ON read_trail (agent_id, id)")
             cur.execute(
@@ -34,7 +47,8 @@ class ReadTrail:
         if rows:
             with self.store.transaction() as cur:
                 cur.executemany(
-                    "INSERT INTO read_trail (at, principal, via, agent_id) VALUES (%s, %s, %s, %s)",
+                    f"INSERT INTO {self.table} (at, principal, via, agent_id) "
+                    "VALUES (%s, %s, %s, %s)",
                     rows,
                 )
 
@@ -55,7 +69,7 @@ class ReadTrail:
             params.append(principal)
         with self.store.transaction(write=False) as cur:
             rows = cur.execute(
-                f"SELECT {', '.join(TRAIL_COLUMNS)} FROM read_trail WHERE {where} "
+                f"SELECT {', '.join(TRAIL_COLUMNS)} FROM {self.table} WHERE {where} "
                 "ORDER BY id LIMIT %s",
                 (*params, limit),
             ).fetchall()
@@ -69,7 +83,13 @@ class CheckpointStore:
 
     def __init__(self, store: ViewStore) -> None:
         self.store = store
+        self.table = audit_table(store, "audit_checkpoints")
+        if not store.settings.create_tables:
+            return  # the owner created it; the service only appends
         with store.transaction() as cur:
+            if store.is_postgres:
+                create_audit_tables(cur)
+                return
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS audit_checkpoints (position BIGINT NOT NULL, "
                 "chain TEXT NOT NULL, created_at TEXT PRIMARY KEY, public_key TEXT NOT NULL, "
@@ -79,13 +99,13 @@ class CheckpointStore:
     def add(self, checkpoint: dict[str, Any]) -> None:
         with self.store.transaction() as cur:
             cur.execute(
-                "INSERT INTO audit_checkpoints VALUES (%s, %s, %s, %s, %s)",
+                f"INSERT INTO {self.table} ({', '.join(self.COLUMNS)}) VALUES (%s, %s, %s, %s, %s)",
                 tuple(checkpoint[c] for c in self.COLUMNS),
             )
 
     def all(self) -> list[dict[str, Any]]:
         with self.store.transaction(write=False) as cur:
             rows = cur.execute(
-                f"SELECT {', '.join(self.COLUMNS)} FROM audit_checkpoints ORDER BY created_at"
+                f"SELECT {', '.join(self.COLUMNS)} FROM {self.table} ORDER BY created_at"
             ).fetchall()
         return [dict(zip(self.COLUMNS, row, strict=True)) for row in rows]

@@ -13,6 +13,8 @@ from rich.table import Table
 from api.bootstrap import Services
 from api.cli.common import console, events_progress, services
 from ledger.audit import make_checkpoint, private_key
+from projections import checking
+from projections.follower import follow
 from projections.views import VIEWS
 
 app = typer.Typer(help="Operate the read-side views.", no_args_is_help=True)
@@ -75,7 +77,7 @@ def check(
     view: str | None = typer.Argument(None, help="One view (default: all)"),
 ) -> None:
     """Recompute the views from the events and report every difference (exit 1 if any)."""
-    differences = services().projector.check(_view_names(view))
+    differences = checking.check(services().projector, _view_names(view))
     for d in differences:
         console.print(
             f"[red]{d.view}[/red] {d.problem} {d.key}: expected {d.expected}, found {d.found}"
@@ -102,7 +104,7 @@ def run(
         ).start()
     console.print("projection worker following the event log (Ctrl-C to stop)")
     try:
-        svc.projector.follow(stop)
+        follow(svc.projector, stop)
     except KeyboardInterrupt:
         stop.set()
 

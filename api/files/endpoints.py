@@ -31,7 +31,6 @@ from projections.extraction import COLUMNS as EXTRACTION_COLUMNS
 from projections.extraction import extraction_rows
 
 router = APIRouter(prefix="/v1", tags=["files"])
-MAX_FILE_BYTES = 200 * 1024 * 1024
 CSV_BODY = {
     "requestBody": {
         "required": True,
@@ -41,17 +40,12 @@ CSV_BODY = {
 
 
 async def save_body(request: Request, directory: str) -> Path:
+    """The uploaded file, streamed to disk (the edge stops it at its size limit)."""
     path = Path(directory) / "upload.csv"
     size = 0
     with path.open("wb") as out:
         async for block in request.stream():
             size += len(block)
-            if size > MAX_FILE_BYTES:
-                raise ApiProblem(
-                    413,
-                    "file_too_large",
-                    f"files are limited to {MAX_FILE_BYTES // (1024 * 1024)} MiB",
-                )
             out.write(block)
     if size == 0:
         raise ApiProblem(422, "empty_file", "the request body must be the CSV file")

@@ -10,7 +10,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from psycopg.sql import SQL, Identifier
 
-from ledger.store.recorders import CHAIN_TABLE
+from ledger.store.recorders import qualified_chain
 
 
 def select_events_of(recorder: Any, agent_ids: Sequence[UUID]) -> Iterable[StoredEvent]:
@@ -79,14 +79,14 @@ def select_chain(recorder: Any, after: int, limit: int) -> list[tuple[int, bytes
     if hasattr(recorder.datastore, "schema"):
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
-                f"SELECT position, digest, chain FROM {CHAIN_TABLE} WHERE position > %s "
+                f"SELECT position, digest, chain FROM {qualified_chain(recorder)} WHERE position > %s "
                 "ORDER BY position LIMIT %s",
                 (after, limit),
             )
             return [(r["position"], bytes(r["digest"]), bytes(r["chain"])) for r in curs.fetchall()]
     with recorder.datastore.transaction(commit=False) as c:
         c.execute(
-            f"SELECT position, digest, chain FROM {CHAIN_TABLE} WHERE position > ? "
+            f"SELECT position, digest, chain FROM {qualified_chain(recorder)} WHERE position > ? "
             "ORDER BY position LIMIT ?",
             (after, limit),
         )
@@ -97,11 +97,13 @@ def chain_position_of(recorder: Any, digest: bytes) -> int | None:
     """The position whose recorded digest is ``digest`` (to tell a reordering)."""
     if hasattr(recorder.datastore, "schema"):
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(f"SELECT position FROM {CHAIN_TABLE} WHERE digest = %s", (digest,))
+            curs.execute(
+                f"SELECT position FROM {qualified_chain(recorder)} WHERE digest = %s", (digest,)
+            )
             row = curs.fetchone()
             return None if row is None else int(row["position"])
     with recorder.datastore.transaction(commit=False) as c:
-        c.execute(f"SELECT position FROM {CHAIN_TABLE} WHERE digest = ?", (digest,))
+        c.execute(f"SELECT position FROM {qualified_chain(recorder)} WHERE digest = ?", (digest,))
         found = c.fetchone()
         return None if found is None else int(found[0])
 
@@ -111,12 +113,14 @@ def last_chain_row(recorder: Any) -> tuple[int, bytes] | None:
     if hasattr(recorder.datastore, "schema"):
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
-                f"SELECT position, chain FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1"
+                f"SELECT position, chain FROM {qualified_chain(recorder)} ORDER BY position DESC LIMIT 1"
             )
             row = curs.fetchone()
             return None if row is None else (int(row["position"]), bytes(row["chain"]))
     with recorder.datastore.transaction(commit=False) as c:
-        c.execute(f"SELECT position, chain FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+        c.execute(
+            f"SELECT position, chain FROM {qualified_chain(recorder)} ORDER BY position DESC LIMIT 1"
+        )
         found = c.fetchone()
         return None if found is None else (int(found[0]), bytes(found[1]))
 
@@ -126,8 +130,80 @@ def insert_chain_rows(recorder: Any, rows: Sequence[tuple[int, bytes, bytes]]) -
     if hasattr(recorder.datastore, "schema"):
         with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.executemany(
-                f"INSERT INTO {CHAIN_TABLE} (position, digest, chain) VALUES (%s, %s, %s)", rows
+                f"INSERT INTO {qualified_chain(recorder)} (position, digest, chain) VALUES (%s, %s, %s)",
+                rows,
             )
         return
     with recorder.datastore.transaction(commit=True) as c:
-        c.executemany(f"INSERT INTO {CHAIN_TABLE} (position, digest, chain) VALUES (?, ?, ?)", rows)
+        c.executemany(
+            f"INSERT INTO {qualified_chain(recorder)} (position, digest, chain) VALUES (?, ?, ?)",
+            rows,
+        )
+
+
+def events_outside_chain(recorder: Any, limit: int = 10) -> list[int]:
+    """Positions of stored events the chain has no row for (whatever their position: a row
+    inserted at a position the sequence never gave is found too)."""
+    table, chain = _events_table(recorder), qualified_chain(recorder)
+    position = "notification_id" if hasattr(recorder.datastore, "schema") else "rowid"
+    return [
+        int(row[0])
+        for row in _fetch(
+            recorder,
+            f"SELECT e.{position} FROM {table} AS e WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {chain} AS c WHERE c.position = e.{position}) "
+            f"ORDER BY e.{position} LIMIT {int(limit)}",
+        )
+    ]
+
+
+def broken_versions(recorder: Any, limit: int = 10) -> list[str]:
+    """Aggregates whose versions are not 1, 2, … without a gap or a repeat."""
+    table = _events_table(recorder)
+    return [
+        str(row[0])
+        for row in _fetch(
+            recorder,
+            f"SELECT originator_id FROM {table} GROUP BY originator_id "
+            "HAVING MIN(originator_version) <> 1 OR MAX(originator_version) <> COUNT(*) "
+            f"OR COUNT(DISTINCT originator_version) <> COUNT(*) LIMIT {int(limit)}",
+        )
+    ]
+
+
+def _events_table(recorder: Any) -> str:
+    schema = getattr(recorder.datastore, "schema", None)
+    name = recorder.events_table_name
+    return f'"{schema}".{name}' if schema else name
+
+
+def _fetch(recorder: Any, statement: str) -> list[tuple[Any, ...]]:
+    if hasattr(recorder.datastore, "schema"):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement)
+            return [tuple(row.values()) for row in curs.fetchall()]
+    with recorder.datastore.transaction(commit=False) as c:
+        c.execute(statement)
+        return [tuple(row) for row in c.fetchall()]
+
+
+def agent_ids(recorder: Any) -> list[Any]:
+    """The id of every aggregate with an agent's events in the store."""
+    table = _events_table(recorder)
+    return [
+        row[0]
+        for row in _fetch(
+            recorder,
+            f"SELECT DISTINCT originator_id FROM {table} WHERE topic LIKE 'ledger.agent:Agent.%'",
+        )
+    ]
+
+
+def last_positions(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, int]:
+    """The log position of each aggregate's last event."""
+    return {
+        UUID(str(originator)): int(position)
+        for position, originator in (
+            (p, e.originator_id) for p, e in select_positioned_events_of(recorder, ids)
+        )
+    }

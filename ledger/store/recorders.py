@@ -18,6 +18,13 @@ from ledger.store.settings import Settings
 CHAIN_TABLE = "event_chain"
 
 
+def qualified_chain(recorder: Any) -> str:
+    """The chain table's name, qualified with the log's schema on PostgreSQL (a role's own schema
+    earlier on its search path must not stand in for it)."""
+    schema = getattr(recorder.datastore, "schema", None)
+    return f'"{schema}".{CHAIN_TABLE}' if schema else CHAIN_TABLE
+
+
 def _chain_rows(
     previous: bytes, positioned: Sequence[tuple[int, StoredEvent]]
 ) -> list[tuple[int, bytes, bytes]]:
@@ -38,9 +45,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         super().__init__(*args, **kwargs)
         self.sql_create_statements.append(
             SQL(
-                "CREATE TABLE IF NOT EXISTS {} (position BIGINT PRIMARY KEY, "
+                "CREATE TABLE IF NOT EXISTS {}.{} (position BIGINT PRIMARY KEY, "
                 "digest BYTEA NOT NULL, chain BYTEA NOT NULL)"
-            ).format(Identifier(CHAIN_TABLE))
+            ).format(Identifier(self.datastore.schema), Identifier(CHAIN_TABLE))
         )
 
     def _fetch_ids_after_insert_events(
@@ -48,11 +55,12 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         assert ids is not None and len(ids) == len(stored_events)
-        curs.execute(f"SELECT chain FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+        table = qualified_chain(self)
+        curs.execute(f"SELECT chain FROM {table} ORDER BY position DESC LIMIT 1")
         row = curs.fetchone()
         previous = bytes(row["chain"]) if row else GENESIS
         curs.executemany(
-            f"INSERT INTO {CHAIN_TABLE} (position, digest, chain) VALUES (%s, %s, %s)",
+            f"INSERT INTO {table} (position, digest, chain) VALUES (%s, %s, %s)",
             _chain_rows(previous, list(zip(ids, stored_events, strict=True))),
         )
         return ids

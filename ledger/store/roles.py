@@ -1,22 +1,85 @@
-"""The service's database role: it appends events and chain rows and never changes them."""
+"""The service's database role, set up by the tables' owner (``cpf-ledger db setup``).
+
+What the role may do, and what it may not (``tests/security/test_database_role.py`` tries each):
+
+- events and chain rows: read and append only. PostgreSQL asks UPDATE privilege for the event
+  store's ``LOCK TABLE … EXCLUSIVE``, so UPDATE is granted and a trigger refuses every UPDATE or
+  DELETE but the owner's; DELETE and TRUNCATE are not granted. A second trigger refuses an event at
+  a position the sequence did not assign.
+- the read trail and the signed checkpoints: read and append only (they belong to the owner).
+- no object in the log's schema, no new schema, no trigger change: the role creates nothing where
+  the log lives. The views (disposable, rebuilt from the log) live in a schema of the role's own,
+  named after it, which PostgreSQL's default search path (``"$user", public``) puts first.
+- every trigger function runs with ``search_path = pg_catalog, pg_temp`` and qualified names, so no
+  object the role creates can stand in for what it calls.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ledger.store.recorders import CHAIN_TABLE
+
+AUDIT_TABLES = ("read_trail", "audit_checkpoints")
+
+
+def _refuse_change_function(schema: str) -> str:
+    return (
+        f"CREATE OR REPLACE FUNCTION {schema}.cpf_refuse_change() RETURNS trigger "
+        "LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$"
+        " DECLARE owner name;"
+        " BEGIN"
+        "  SELECT t.tableowner INTO owner FROM pg_catalog.pg_tables AS t"
+        "   WHERE t.tablename = TG_TABLE_NAME AND t.schemaname = TG_TABLE_SCHEMA;"
+        "  IF NOT pg_catalog.pg_has_role(current_user, owner, 'MEMBER') THEN"
+        "   RAISE EXCEPTION 'the log is append-only: % refused on %', TG_OP, TG_TABLE_NAME"
+        "    USING ERRCODE = 'insufficient_privilege';"
+        "  END IF;"
+        "  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;"
+        " END $$"
+    )
+
+
+def _assigned_position_function(schema: str, sequence: str) -> str:
+    return (
+        f"CREATE OR REPLACE FUNCTION {schema}.cpf_assigned_position() RETURNS trigger "
+        "LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$"
+        " BEGIN"
+        f"  IF NEW.notification_id IS DISTINCT FROM pg_catalog.currval('{sequence}') THEN"
+        "   RAISE EXCEPTION 'an event takes the position the sequence assigns it'"
+        "    USING ERRCODE = 'insufficient_privilege';"
+        "  END IF;"
+        "  RETURN NEW;"  # (currval before any nextval in the session is an error too)
+        " END $$"
+    )
+
+
+def create_audit_tables(conn: Any, schema: str = "public") -> None:
+    """The read trail and the checkpoints, owned by whoever runs this (the owner)."""
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {schema}.read_trail (id BIGSERIAL PRIMARY KEY, "
+        "at TEXT NOT NULL, principal TEXT NOT NULL, via TEXT NOT NULL, agent_id TEXT NOT NULL)"
+    )
+    conn.execute(
+        f"CREATE INDEX IF NOT EXISTS read_trail_agent ON {schema}.read_trail (agent_id, id)"
+    )
+    conn.execute(
+        f"CREATE INDEX IF NOT EXISTS read_trail_principal ON {schema}.read_trail (principal, id)"
+    )
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {schema}.audit_checkpoints (position BIGINT NOT NULL, "
+        "chain TEXT NOT NULL, created_at TEXT PRIMARY KEY, public_key TEXT NOT NULL, "
+        "signature TEXT NOT NULL)"
+    )
 
 
 def create_app_role(database_url: str, role: str, password: str | None, events_table: str) -> None:
-    """Create (or update) the service's database role (run as the tables' owner).
-
-    The role may read and append events and chain rows, and never UPDATE, DELETE or TRUNCATE
-    them. PostgreSQL asks for UPDATE privilege to take the table lock the event store needs, so
-    UPDATE is granted and a trigger refuses it to everyone but the owner; DELETE and TRUNCATE are
-    not granted at all. The views' tables are the role's to rebuild.
-    """
+    """Create (or update) the service's database role; run as the owner of the event tables."""
     import psycopg
     from psycopg import sql
 
     ident = sql.Identifier
+    schema = "public"
     with psycopg.connect(database_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         conn.execute(
@@ -26,41 +89,68 @@ def create_app_role(database_url: str, role: str, password: str | None, events_t
             conn.execute(
                 sql.SQL("ALTER ROLE {} PASSWORD {}").format(ident(role), sql.Literal(password))
             )
+        database = ident(conn.info.dbname)
+        conn.execute(sql.SQL("REVOKE CREATE ON DATABASE {} FROM PUBLIC").format(database))
+        conn.execute(sql.SQL("REVOKE CREATE ON DATABASE {} FROM {}").format(database, ident(role)))
         conn.execute(
-            sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(
-                ident(conn.info.dbname), ident(role)
+            sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(database, ident(role))
+        )
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        conn.execute(sql.SQL("REVOKE CREATE ON SCHEMA public FROM {}").format(ident(role)))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident(role)))
+        # The views' own schema: the role's, first on its default search path ("$user").
+        conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+                ident(role), ident(role)
             )
         )
-        conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(ident(role)))
-        conn.execute(sql.SQL("GRANT ALL ON ALL TABLES IN SCHEMA public TO {}").format(ident(role)))
-        conn.execute(
-            sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(
-                ident(role)
+        create_audit_tables(conn, schema)
+        conn.execute(_refuse_change_function(schema))
+        sequence = conn.execute(
+            "SELECT pg_get_serial_sequence(%s, 'notification_id')", (f"{schema}.{events_table}",)
+        ).fetchone()
+        assert sequence is not None and sequence[0], "the events table has no sequence"
+        conn.execute(_assigned_position_function(schema, sequence[0]))
+        for table in (events_table, CHAIN_TABLE, *AUDIT_TABLES):
+            qualified = sql.SQL("{}.{}").format(ident(schema), ident(table))
+            conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(qualified, ident(role)))
+            granted = (
+                "SELECT, INSERT, UPDATE"
+                if table in (events_table, CHAIN_TABLE)
+                else ("SELECT, INSERT")
             )
-        )
-        conn.execute(
-            "CREATE OR REPLACE FUNCTION cpf_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$"
-            " BEGIN"
-            "  IF NOT pg_has_role(current_user, (SELECT tableowner FROM pg_tables"
-            "     WHERE tablename = TG_TABLE_NAME AND schemaname = TG_TABLE_SCHEMA), 'MEMBER') THEN"
-            "   RAISE EXCEPTION 'the event log is append-only: % refused on %', TG_OP, TG_TABLE_NAME"
-            "    USING ERRCODE = 'insufficient_privilege';"
-            "  END IF;"
-            "  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;"
-            " END $$"
-        )
-        for table in (events_table, CHAIN_TABLE):
-            conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(ident(table), ident(role)))
             conn.execute(
-                sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(
-                    ident(table), ident(role)
-                )
+                sql.SQL("GRANT " + granted + " ON {} TO {}").format(qualified, ident(role))
             )
             trigger = ident(f"{table}_append_only")
-            conn.execute(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(trigger, ident(table)))
+            conn.execute(sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(trigger, qualified))
             conn.execute(
                 sql.SQL(
                     "CREATE TRIGGER {} BEFORE UPDATE OR DELETE ON {} "
-                    "FOR EACH ROW EXECUTE FUNCTION cpf_refuse_change()"
-                ).format(trigger, ident(table))
+                    "FOR EACH ROW EXECUTE FUNCTION {}.cpf_refuse_change()"
+                ).format(trigger, qualified, ident(schema))
             )
+        events = sql.SQL("{}.{}").format(ident(schema), ident(events_table))
+        conn.execute(sql.SQL("DROP TRIGGER IF EXISTS cpf_assigned_position ON {}").format(events))
+        conn.execute(
+            sql.SQL(
+                "CREATE TRIGGER cpf_assigned_position BEFORE INSERT ON {} "
+                "FOR EACH ROW EXECUTE FUNCTION {}.cpf_assigned_position()"
+            ).format(events, ident(schema))
+        )
+        conn.execute(
+            sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(sql.SQL(sequence[0]), ident(role))
+        )
+        trail_sequence = conn.execute(
+            "SELECT pg_get_serial_sequence(%s, 'id')", (f"{schema}.read_trail",)
+        ).fetchone()
+        assert trail_sequence is not None
+        conn.execute(
+            sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(
+                sql.SQL(trail_sequence[0]), ident(role)
+            )
+        )
+        # The library's composite type for its insert function, and its tracking tables if any.
+        conn.execute(
+            sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident(role))
+        )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ledger.application import Ledger
 from ledger.files.demo import generate, load, write_files
+from projections.checking import check
 from projections.runner import Projector
 
 
@@ -39,4 +40,4 @@ def test_a_demo_population_loads_every_kind_of_movement(ledger: Ledger, tmp_path
         "Closed",
     }
     assert agents == (200,)
-    assert projector.check() == []
+    assert check(projector) == []
