@@ -125,6 +125,20 @@ def delegation_party(
     return principal
 
 
+def metrics_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    svc: Svc,
+) -> Principal | None:
+    """``/metrics``: an operator's key, unless the deployment made it public
+    (``LEDGER_METRICS_PUBLIC``, for a port only the scraper reaches)."""
+    if svc.settings.metrics_public:
+        return None
+    principal = authenticate(request, credentials, svc)
+    scope.require_role(principal, Role.OPERATOR)
+    return principal
+
+
 Authenticated = Annotated[Principal, Depends(authenticate)]
 """Any valid key: what it may see is decided per object by the scope module."""
 OperatorOnly = Annotated[Principal, Depends(operator_only)]
@@ -139,9 +153,10 @@ AdministratorOfSiret = Annotated[Principal, Depends(establishment_administrator)
 """Operators, and the administrators of the route's establishment (others: 403, or 404 when they
 do not act for it)."""
 DelegationParty = Annotated[Principal, Depends(delegation_party)]
+MetricsReader = Annotated[Principal | None, Depends(metrics_reader)]
 """Operators, and the administrators of either side of the route's delegation."""
 
-REQUIREMENTS: frozenset[Callable[..., Principal]] = frozenset(
+REQUIREMENTS: frozenset[Callable[..., Principal | None]] = frozenset(
     {
         authenticate,
         operator_only,
@@ -150,6 +165,7 @@ REQUIREMENTS: frozenset[Callable[..., Principal]] = frozenset(
         administrator,
         establishment_administrator,
         delegation_party,
+        metrics_reader,
     }
 )
 """Every requirement a route may declare (the authorisation matrix checks each route has one)."""

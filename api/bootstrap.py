@@ -15,6 +15,7 @@ from api.idempotency import IdempotencyStore
 from ledger.access_service import AccessService
 from ledger.application import Ledger
 from ledger.store.settings import Settings
+from projections.follower import Health
 from projections.queries import Queries
 from projections.runner import Projector
 from projections.trail import CheckpointStore, ReadTrail
@@ -32,6 +33,7 @@ class Services:
     idempotency: IdempotencyStore
     trail: ReadTrail
     checkpoints: CheckpointStore
+    health: Health
     background: Background = field(default_factory=Background)
 
     def close(self, timeout: float = 30.0) -> None:
@@ -56,6 +58,7 @@ def bootstrap(settings: Settings | None = None) -> Services:
         idempotency=IdempotencyStore(store),
         trail=ReadTrail(store),
         checkpoints=CheckpointStore(store),
+        health=Health(store),
     )
 
 

@@ -18,6 +18,7 @@ from api.problems import ApiProblem
 from ledger.application import Guard
 from ledger.commands import Command
 from ledger.domain.access import Principal
+from ledger.domain.errors import InvalidInput
 from ledger.domain.movements import Receipt
 from ledger.domain.provenance import Channel, Provenance
 
@@ -96,7 +97,10 @@ def utc_iso(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
+    try:
+        return moment.astimezone(UTC).isoformat()
+    except OverflowError:
+        raise InvalidInput("this time is out of range") from None
 
 
 def mask_nir(nir: str) -> str:

@@ -18,6 +18,8 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from api.auth import MetricsReader
+
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 REQUESTS = Counter("cpf_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -25,6 +27,12 @@ LATENCY = Histogram("cpf_http_request_seconds", "HTTP request latency", ["method
 EVENTS = Counter("cpf_events_appended_total", "Events appended to the log by this process")
 BULK_LINES = Counter("cpf_bulk_lines_total", "Bulk file lines processed", ["kind", "status"])
 LAG = Gauge("cpf_projector_lag_events", "Events not yet applied to a view", ["view"])
+STUCK = Gauge(
+    "cpf_projector_stuck_position", "Position of an event the views cannot apply (0: none)"
+)
+FAILURES = Gauge(
+    "cpf_projector_failed_attempts", "Attempts at applying the event the views are stuck on"
+)
 log = logging.getLogger("cpf_ledger.access")
 
 
@@ -98,13 +106,16 @@ def install(app: FastAPI) -> None:
             )
             request_id.reset(token)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    def metrics(request: Request) -> Response:
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (an operator's key)")
+    def metrics(request: Request, reader: MetricsReader) -> Response:
         services = request.app.state.services
         try:
             head = services.ledger.recorder.max_notification_id() or 0
             for view, position in services.projector.positions().items():
                 LAG.labels(view).set(head - position)
+            failure = services.health.current()
+            STUCK.set(0 if failure is None else failure["failing_position"])
+            FAILURES.set(0 if failure is None else failure["attempts"])
         except Exception:  # the store is down: serve the other metrics anyway
             pass
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

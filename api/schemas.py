@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from ledger.domain.text import has_control
 
 
 class Input(BaseModel):
+    """A request body: unknown fields and control characters refused (the field is named, its
+    value never repeated)."""
+
     model_config = ConfigDict(extra="forbid")
+    multiline: ClassVar[frozenset[str]] = frozenset({"reason"})
+    """Fields where a line feed or a tab belongs (free text)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def printable(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and has_control(value, info.field_name in cls.multiline):
+            raise ValueError("control characters are not allowed")
+        return value
 
 
 Hours = Field(gt=0, le=100_000, description="A whole number of hours, greater than zero")

@@ -12,6 +12,7 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ledger.application import AGENT_TOPIC
 from ledger.store.chain import GENESIS, next_chain, record_digest
 from ledger.store.events import (
     broken_versions,
@@ -260,6 +261,8 @@ def replay_agent(
     effective-date order (then recording order) with each movement's running balance."""
     kept = []
     for position, stored in select_positioned_events_of(ledger.recorder, [agent_id]):
+        if not stored.topic.startswith(AGENT_TOPIC):
+            continue  # another kind of aggregate: no agent here
         event = ledger.mapper.to_domain_event(stored)
         if as_of is not None and event.effective_date > as_of:
             continue

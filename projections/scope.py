@@ -120,9 +120,13 @@ def require_key_issuer(principal: Principal, role: Role, siret: str | None) -> N
 
 
 def require_key_revoker(principal: Principal, key_id: str, key_siret: str | None) -> None:
-    """A key is revoked by its holder, an operator, or its establishment's administrator; any
-    other key looks unknown."""
-    if key_id == principal.key_id or is_operator(principal):
+    """A key is revoked by an operator, its holder, or its establishment's administrator; any
+    other key looks unknown. Auditors change nothing, their own key included."""
+    if is_operator(principal):
+        return
+    if principal.role == Role.AUDITOR:
+        raise errors.Forbidden("auditors read, they never write")
+    if key_id == principal.key_id:
         return
     if key_siret is None:
         raise errors.KeyNotFound("no such key")

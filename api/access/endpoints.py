@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from api.access.schemas import (
     DelegationIn,
+    DelegationOut,
     EstablishmentIn,
     EstablishmentOut,
     KeyIn,
@@ -139,10 +140,14 @@ def revoke_user(
     svc.access.revoke_user(Siret.parse(siret).value, user_id, provenance(request, principal, None))
 
 
+def _delegation(delegated: str, centraliser: str, state: str) -> dict[str, str]:
+    return {"delegated_siret": delegated, "centraliser_siret": centraliser, "state": state}
+
+
 @router.post(
     "/delegations",
     status_code=201,
-    response_model=EstablishmentOut,
+    response_model=DelegationOut,
     summary="A centraliser asks an establishment to delegate to it",
 )
 def request_delegation(
@@ -160,7 +165,7 @@ def request_delegation(
         svc.access.change_delegation(
             delegated, centraliser, "requested", provenance(request, principal, idempotency_key)
         )
-        return 201, _out(svc.access.establishment(delegated))
+        return 201, _delegation(delegated, centraliser, "requested")
 
     return idempotent(
         request, svc.idempotency, principal, idempotency_key, body.model_dump(mode="json"), run
@@ -190,7 +195,7 @@ def _delegation_answer(path: str, state: str, requirement: object, summary: str)
         def run() -> tuple[int, object]:
             where = provenance(request, principal, idempotency_key)
             svc.access.change_delegation(delegated, central, state, where)
-            return 201, _out(svc.access.establishment(delegated))
+            return 201, _delegation(delegated, central, state)
 
         return idempotent(
             request, svc.idempotency, principal, idempotency_key, {"state": state}, run
@@ -201,7 +206,7 @@ def _delegation_answer(path: str, state: str, requirement: object, summary: str)
     router.post(
         f"/establishments/{{siret}}/delegations/{{centraliser}}/{path}",
         status_code=201,
-        response_model=EstablishmentOut,
+        response_model=DelegationOut,
         summary=summary,
     )(answer)
 

@@ -77,3 +77,11 @@ class Me(BaseModel):
     siret: str | None
     profile: str | None
     sirets: list[str]
+
+
+class DelegationOut(BaseModel):
+    """A delegation as its parties know it: who delegates to whom, and where it stands."""
+
+    delegated_siret: str
+    centraliser_siret: str
+    state: str = Field(description="requested, accepted, refused or revoked")

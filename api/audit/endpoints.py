@@ -92,11 +92,9 @@ def replay(
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        from datetime import UTC
-
-        return moment.replace(tzinfo=UTC)
-    return moment
+    """The time in UTC (naive times are UTC); 422 when it does not fit."""
+    text = utc_iso(moment)
+    return None if text is None else datetime.fromisoformat(text)
 
 
 @router.get("/verification", summary="Recompute the event log's hash chain (auditors)")
@@ -105,8 +103,13 @@ async def verification(principal: ReaderOfEverything, svc: Svc) -> object:
     checkpoints = []
     from ledger.audit import Checkpoint, check_checkpoint
 
+    trusted = svc.settings.trusted_checkpoint_key
     for kept in svc.checkpoints.all():
-        problem = check_checkpoint(svc.ledger.recorder, Checkpoint(**kept), None)
+        problem = (
+            check_checkpoint(svc.ledger.recorder, Checkpoint(**kept), trusted)
+            if trusted
+            else "no trusted public key is configured (LEDGER_AUDIT_TRUSTED_KEY)"
+        )
         checkpoints.append(
             {
                 "position": kept["position"],

@@ -30,7 +30,9 @@ def audit_verify(
     checkpoint: list[Path] = typer.Option(
         [], "--checkpoint", exists=True, help="Exported checkpoint files the log must extend"
     ),
-    trusted_key: str | None = typer.Option(None, help="The public key checkpoints must carry"),
+    trusted_key: str | None = typer.Option(
+        None, help="The public key checkpoints must carry (default: LEDGER_AUDIT_TRUSTED_KEY)"
+    ),
     sample: int = typer.Option(0, min=0, help="Also check this many agents' balances vs replay"),
 ) -> None:
     """Recompute the hash chain from the start; exit 1 at the first break."""
@@ -51,7 +53,8 @@ def audit_verify(
             f"{result.head_chain[:16]}… at position {result.head_position}"
         )
     for path in checkpoint:
-        problem = check_checkpoint(ledger.recorder, Checkpoint.load(path.read_bytes()), trusted_key)
+        trusted = trusted_key or svc.settings.trusted_checkpoint_key
+        problem = check_checkpoint(ledger.recorder, Checkpoint.load(path.read_bytes()), trusted)
         if problem:
             failures += 1
             console.print(f"[red]{path.name}: {problem}[/red]")

@@ -29,10 +29,17 @@ def _view_names(view: str | None) -> list[str]:
 
 
 @app.command("status")
-def status() -> None:
-    """Each view's position, the log head, and the lag in events and seconds."""
+def status(
+    check: bool = typer.Option(
+        False, "--check", help="Exit 1 when the projector is stuck or a view lags too long"
+    ),
+) -> None:
+    """Each view's position, the log head, the lag in events and seconds, and an event the
+    projector cannot apply (a worker's health check: `projections status --check`)."""
+    svc = services()
     table = Table("view", "generation", "position", "head", "lag (events)", "lag (s)", "rebuild")
-    for s in services().projector.status():
+    statuses = svc.projector.status()
+    for s in statuses:
         rebuild = (
             f"g{s.rebuilding_generation} at {s.rebuilding_position}"
             if s.rebuilding_generation
@@ -48,6 +55,15 @@ def status() -> None:
             rebuild,
         )
     console.print(table)
+    failure = svc.health.current()
+    if failure is not None:
+        console.print(
+            f"[red]stuck[/red] at position {failure['failing_position']}: {failure['error']} "
+            f"({failure['attempts']} attempts since {failure['since']})"
+        )
+    lagging = any(s.lag_seconds > svc.settings.ready_max_lag_seconds for s in statuses)
+    if check and (failure is not None or lagging):
+        raise typer.Exit(1)
 
 
 @app.command("rebuild")

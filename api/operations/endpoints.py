@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
+import anyio
 from fastapi import APIRouter
 
 from api.auth import OperatorOnly, ReaderOfEverything, Svc
+from api.bootstrap import Services
 from api.operations.schemas import ProjectionStatus, RebuildIn
 from api.problems import ApiProblem, problem
 from projections.views import VIEWS
@@ -14,23 +17,60 @@ from projections.views import VIEWS
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
+READINESS_TIMEOUT = 2.0
+_readiness_limiter = anyio.CapacityLimiter(2)  # never waits behind the requests' threads
+
+
+@router.get("/healthz", summary="The process is up (answers at once, whatever the store does)")
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The store is reachable; the projector's lag")
-def readyz(svc: Svc) -> object:
+def readiness(svc: Services) -> tuple[bool, dict[str, Any]]:
+    """Whether this process can serve: the store answers, and the projector advances (no event
+    it cannot apply, no view lagging longer than the configured limit)."""
+    statuses = svc.projector.status()
+    failure = svc.health.current()
+    reasons = []
+    if failure is not None:
+        reasons.append(
+            f"the projector cannot apply the event at position {failure['failing_position']} "
+            f"({failure['error']}, {failure['attempts']} attempts since {failure['since']})"
+        )
+    limit = svc.settings.ready_max_lag_seconds
+    stalled = [s.view for s in statuses if s.lag_seconds > limit]
+    if stalled:
+        reasons.append(f"views not advancing for over {limit:.0f} s: {', '.join(stalled)}")
+    head = statuses[0].head if statuses else 0
+    return not reasons, {
+        "head": head,
+        "lag_events": {s.view: s.lag_events for s in statuses},
+        "lag_seconds": {s.view: round(s.lag_seconds, 1) for s in statuses},
+        "reasons": reasons,
+    }
+
+
+@router.get("/readyz", summary="Ready to serve: the store answers and the projector advances")
+async def readyz(svc: Svc) -> object:
     try:
-        head = svc.ledger.recorder.max_notification_id() or 0
-        positions = svc.projector.positions()
+        with anyio.fail_after(READINESS_TIMEOUT):
+            ready, state = await anyio.to_thread.run_sync(
+                readiness, svc, limiter=_readiness_limiter, abandon_on_cancel=True
+            )
+    except TimeoutError:
+        return problem(
+            503,
+            "not_ready",
+            f"the store did not answer within {READINESS_TIMEOUT:.0f} s",
+            {"Retry-After": "5"},
+        )
     except Exception:  # any failure to reach a store means not ready
         return problem(503, "not_ready", "the store is unreachable", {"Retry-After": "5"})
-    return {
-        "status": "ready",
-        "head": head,
-        "lag_events": {view: head - position for view, position in positions.items()},
-    }
+    if not ready:
+        return problem(
+            503, "not_ready", "; ".join(state["reasons"]), {"Retry-After": "5"}, extra=state
+        )
+    return {"status": "ready", **state}
 
 
 @router.get(

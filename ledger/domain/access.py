@@ -15,6 +15,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from ledger.domain import errors
+from ledger.domain.text import printable
 from ledger.domain.topics import pin_topics
 
 NAMESPACE = uuid.UUID("5f1d9a52-5d0b-4f0e-9d37-3c0a6f1b2a11")
@@ -96,6 +97,7 @@ class Establishment(Aggregate):
     def register(cls, siret: str, name: str, provenance: dict[str, Any]) -> Establishment:
         if not name.strip():
             raise errors.InvalidInput("an establishment needs a name")
+        printable("name", name)
         return cls._create(
             cls.Registered,
             id=establishment_id(siret),
@@ -144,6 +146,7 @@ class Establishment(Aggregate):
     ) -> None:
         if not name.strip():
             raise errors.InvalidInput("a user needs a name")
+        printable("name", name)
         self.trigger_event(
             self.UserGranted,
             user_id=user_id,
@@ -224,6 +227,8 @@ class ApiKey(Aggregate):
         label: str,
         provenance: dict[str, Any],
     ) -> ApiKey:
+        printable("name", name)
+        printable("label", label)
         return cls._create(
             cls.Issued,
             id=key_id_for(token),

@@ -37,6 +37,7 @@ from ledger.domain.movements import (
     status_after_closure,
 )
 from ledger.domain.provenance import Provenance
+from ledger.domain.text import printable, printable_values
 from ledger.domain.topics import pin_topics
 
 __all__ = [
@@ -232,6 +233,8 @@ class Agent(Aggregate):
         """Create the agent's counter with its identity (sealed at rest by ``seal``)."""
         if not identity.birth_name.strip() or not identity.first_name.strip():
             raise errors.InvalidInput("birth name and first name are required")
+        printable("birth_name", identity.birth_name)
+        printable("first_name", identity.first_name)
         check_operator_date(effective_date, "the registration")
         return cls._create(
             cls.Registered,
@@ -466,6 +469,7 @@ class Agent(Aggregate):
             raise errors.AccountClosed("the account is closed: it can no longer be used")
         if decrement_id in self.decrements:
             raise errors.InvalidInput("this decrement id is already used")
+        printable_values("training", training)
         from_reserve, from_counter = rules.decrement_split(hours, self.reserves.get(siret, 0))
         year = max(start.year, rules.FIRST_YEAR)
         rules.check_counter_use(
@@ -492,6 +496,7 @@ class Agent(Aggregate):
     def cancel_decrement(self, decrement_id: str, reason: str, provenance: Provenance) -> Receipt:
         """Reverse a decrement by a compensating event that names it (effective on the cancelled
         decrement's date); hours go back where they came from."""
+        printable("reason", reason, multiline=True)
         record = self.decrements.get(decrement_id)
         if record is None:
             raise errors.DecrementNotFound("no such decrement on this agent")

@@ -90,7 +90,7 @@ def _parse_siret(raw: str) -> Siret:
     try:
         value = stdnum_siret.validate(raw)
     except ValidationError as exc:
-        raise InvalidSiret(f"invalid SIRET {raw!r}: {_reason(exc)}") from None
+        raise InvalidSiret(f"invalid SIRET: {_reason(exc)}") from None
     return Siret(value)
 
 

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from ledger.domain import errors, rules
 from ledger.domain.identifiers import Nir
+from ledger.domain.text import printable_values
 
 
 class Status(StrEnum):
@@ -177,6 +178,7 @@ ATTESTATION_FIELDS = ("signatory", "signature_date", "stamp_present")
 
 def check_regularisation(hours: object, attestation: dict[str, Any]) -> None:
     """A regularisation request is whole non-zero hours with a complete attestation."""
+    printable_values("attestation", attestation)
     missing = missing_attestation_fields(attestation)
     if missing:
         raise errors.IncompleteAttestation(

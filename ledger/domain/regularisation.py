@@ -8,6 +8,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from ledger.domain import errors
+from ledger.domain.text import printable, printable_values
 from ledger.domain.topics import pin_topics
 
 
@@ -55,6 +56,8 @@ class RegularisationRequest(Aggregate):
         reason: str,
         provenance: dict[str, Any],
     ) -> RegularisationRequest:
+        printable("reason", reason, multiline=True)
+        printable_values("attestation", attestation)
         return cls._create(
             cls.Submitted,
             id=request_id,
@@ -78,6 +81,7 @@ class RegularisationRequest(Aggregate):
     def decide(self, approved: bool, reason: str | None, provenance: dict[str, Any]) -> None:
         if self.status != "submitted":
             raise errors.RegularisationAlreadyDecided(f"this request is already {self.status}")
+        printable("reason", reason or "", multiline=True)
         if not approved and not (reason or "").strip():
             raise errors.InvalidInput("a rejection needs a reason")
         self.trigger_event(

@@ -66,9 +66,7 @@ def parse_hours_worked(value: str) -> Decimal:
 
 def line_commands(line: Line, key: bytes, principal: str, digest: str) -> list[cmd.Command]:
     """The commands one campaign line stands for; raises a DomainError for a bad line."""
-    f = line.fields
-    if "__extra__" in f:
-        raise errors.InvalidInput("more fields than columns")
+    f = line.checked()
     nir = Nir.parse(f["nir"])
     siret = Siret.parse(f["siret"]).value
     if not f["year"].isdigit():

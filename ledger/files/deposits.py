@@ -100,9 +100,7 @@ def _hours(fields: dict[str, str]) -> int:
 
 def parse_line(line: Line, key: bytes) -> ParsedLine:
     """Check one line's own content (checksums, hours, dates); raises a DomainError."""
-    f = line.fields
-    if "__extra__" in f:
-        raise errors.InvalidInput("more fields than columns")
+    f = line.checked()
     nir = Nir.parse(f["nir"])
     siret = Siret.parse(f["siret"]).value
     hours = _hours(f)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +34,11 @@ class Settings(BaseSettings):
     audit_signing_key: SecretStr | None = Field(
         default=None, description="Ed25519 private key (64 hex digits) that signs checkpoints"
     )
+    audit_trusted_key: str | None = Field(
+        default=None,
+        description="The Ed25519 public key (base64) checkpoints must be signed with; default: "
+        "the public half of the signing key",
+    )
     create_tables: bool = Field(
         default=True,
         description="Create the event tables at start-up; off when the service runs as the "
@@ -51,6 +57,16 @@ class Settings(BaseSettings):
     projector_in_process: bool | None = Field(
         default=None,
         description="Run the projector inside the API process (default: yes on SQLite, no on PostgreSQL)",
+    )
+    ready_max_lag_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="/readyz answers not ready when a view has not applied an event this old",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without a key (only where its port is not reachable from "
+        "outside); by default it needs an operator key",
     )
     bulk_chunk_size: int = Field(
         default=400, ge=1, le=500, description="Agents saved per save() on the bulk path (<= 500)"
@@ -89,6 +105,21 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    @property
+    def trusted_checkpoint_key(self) -> str | None:
+        """The public key a checkpoint must carry to be trusted (None when none is known)."""
+        if self.audit_trusted_key:
+            return self.audit_trusted_key.strip()
+        try:
+            seed = self.checkpoint_signing_seed
+        except MissingSecret:
+            return None
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        public = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(seed)).public_key()
+        return base64.b64encode(public.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
 
     @property
     def uses_postgres(self) -> bool:

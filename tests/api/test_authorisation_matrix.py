@@ -206,7 +206,7 @@ A = "{a}"
 ROUTES: dict[tuple[str, str], tuple[Factory, dict[str, int]]] = {
     ("GET", "/healthz"): (lambda w, p: ("/healthz", None), public()),
     ("GET", "/readyz"): (lambda w, p: ("/readyz", None), public()),
-    ("GET", "/metrics"): (lambda w, p: ("/metrics", None), public()),
+    ("GET", "/metrics"): (lambda w, p: ("/metrics", None), operator_only(200)),
     ("GET", "/openapi.json"): (lambda w, p: ("/openapi.json", None), public()),
     ("GET", "/docs"): (lambda w, p: ("/docs", None), public()),
     ("GET", "/docs/oauth2-redirect"): (lambda w, p: ("/docs/oauth2-redirect", None), public()),
@@ -489,7 +489,7 @@ TRAILED = {
     ("GET", "/v1/audit/agents/{agent_id}/replay"),
 }
 NOT_PERSONAL = {
-    # documentation and operations
+    # documentation and operations (/metrics: an operator's key unless made public)
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),

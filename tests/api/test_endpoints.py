@@ -382,7 +382,11 @@ def test_keys_users_and_delegations(world: World) -> None:
         f"/v1/establishments/{OWN}/delegations/{world_siret('central_ok')}/revocation",
     )
     assert done.status_code == 201
-    assert done.json()["delegations"][world_siret("central_ok")] == "revoked"
+    assert done.json() == {  # the delegation only: nothing else of either establishment
+        "delegated_siret": OWN,
+        "centraliser_siret": world_siret("central_ok"),
+        "state": "revoked",
+    }
     assert (
         world.call("central_accepted", "GET", f"/v1/agents/{world.agent_a}/balance").status_code
         == 404

@@ -28,7 +28,7 @@ def test_metrics_count_requests_events_and_lag(world: World) -> None:
             },
         },
     )
-    text = world.call("anonymous", "GET", "/metrics").text
+    text = world.call("operator", "GET", "/metrics").text
     assert 'cpf_http_requests_total{method="POST",route="/v1/decrements",status="201"}' in text
     assert "cpf_events_appended_total" in text
     assert 'cpf_projector_lag_events{view="balances"}' in text

@@ -25,7 +25,9 @@ def cli_accepts(arguments: list[str]) -> bool:
 def test_compose_runs_the_database_setup_api_and_worker_with_health_checks() -> None:
     services = COMPOSE["services"]
     assert set(services) == {"db", "setup", "api", "worker"}
-    assert "healthcheck" in services["db"] and "healthcheck" in services["api"]
+    assert all("healthcheck" in services[name] for name in ("db", "api", "worker"))
+    worker_check = services["worker"]["healthcheck"]["test"]
+    assert worker_check[1] == "cpf-ledger" and cli_accepts(worker_check[2:4])
     assert services["api"]["depends_on"]["setup"]["condition"] == "service_completed_successfully"
     assert "pgdata" in COMPOSE["volumes"]
     assert services["db"]["volumes"] == ["pgdata:/var/lib/postgresql/data"]
