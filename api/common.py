@@ -121,8 +121,8 @@ def trailed(
     """Pass streamed export rows through, keeping each agent they show in the read trail."""
     noted: set[str] = set()
     for row in rows:
-        agent_id = row["agent_id"]
-        if agent_id not in noted:
+        agent_id = row.get("agent_id")
+        if agent_id and agent_id not in noted:
             noted.add(agent_id)
             saw(request, svc, principal, [agent_id])
         yield row

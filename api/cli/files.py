@@ -66,7 +66,7 @@ def decrements_deposit(
     console.print(deposit.summary())
     if report_csv:
         with report_csv.open("wb") as out:
-            for chunk in csv_lines(REPORT_COLUMNS, deposit.lines):
+            for chunk in csv_lines(REPORT_COLUMNS, deposit.iter_lines()):
                 out.write(chunk)
         console.print(f"report written to {report_csv}")
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Authenticated, OperatorOnly, Svc, Writer
 from api.bootstrap import Services
-from api.common import saw, trailed
+from api.common import trailed
 from api.exports import csv_lines, export_response
 from api.observability import BULK_LINES
 from api.problems import ApiProblem
@@ -24,7 +26,7 @@ from ledger.domain.errors import CampaignNotFound, DepositNotFound
 from ledger.domain.file_runs import Campaign, DecrementFile, campaign_id
 from ledger.domain.identifiers import Siret
 from ledger.files.campaign import run_campaign, start_campaign
-from ledger.files.deposits import REPORT_COLUMNS, deposit_file
+from ledger.files.deposits import REPORT_COLUMNS, DepositReport, deposit_file
 from ledger.files.reading import file_digest
 from projections import scope
 from projections.extraction import COLUMNS as EXTRACTION_COLUMNS
@@ -72,7 +74,7 @@ async def deposit(
         )
     for status in ("applied", "rejected"):
         BULK_LINES.labels("decrement_file", status).inc(result.summary()[status])
-    return {**result.summary(), "report": result.lines}
+    return _report(request, svc, principal, result, "json", 201)
 
 
 @router.get("/decrement-files/{deposit_id}", summary="A deposit's report (JSON, or CSV)")
@@ -83,15 +85,37 @@ def deposit_report(
     svc: Svc,
     format: Literal["json", "csv"] = "json",
 ) -> object:
-    found = _deposit_from(svc, principal, deposit_id)
-    saw(request, svc, principal, [line["agent_id"] for line in found.lines if line.get("agent_id")])
-    if format == "csv":
+    found = DepositReport(svc.ledger, _deposit_from(svc, principal, deposit_id))
+    return _report(request, svc, principal, found, format, 200)
+
+
+def _report(
+    request: Request,
+    svc: Services,
+    principal: Principal,
+    report: DepositReport,
+    fmt: str,
+    status: int,
+) -> StreamingResponse:
+    """A deposit's report streamed from the store, its agents noted in the read trail."""
+    lines = trailed(request, svc, principal, report.iter_lines())
+    if fmt == "csv":
         return StreamingResponse(
-            csv_lines(REPORT_COLUMNS, found.lines),
+            csv_lines(REPORT_COLUMNS, lines),
+            status_code=status,
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="report-{deposit_id.hex}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="report-{report.id.hex}.csv"'},
         )
-    return {**found.summary(), "report": found.lines}
+    return StreamingResponse(
+        _json_report(report.summary(), lines), status_code=status, media_type="application/json"
+    )
+
+
+def _json_report(summary: dict[str, object], lines: Iterator[dict[str, object]]) -> Iterator[bytes]:
+    yield orjson.dumps(summary)[:-1] + b',"report":['
+    for index, line in enumerate(lines):
+        yield (b"," if index else b"") + orjson.dumps(line)
+    yield b"]}"
 
 
 def _deposit_from(svc: Services, principal: Principal, deposit: uuid.UUID) -> DecrementFile:

@@ -51,7 +51,15 @@ class DecrementFile(Aggregate):
         lines: list[dict[str, Any]]
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.lines.extend(self.lines)
+            # Only the counts stay in memory; the lines are read back from the store when asked.
+            counts = aggregate.counts
+            for line in self.lines:
+                counts["lines"] += 1
+                counts[line["status"]] = counts.get(line["status"], 0) + 1
+                counts["hours_from_reserve"] += line.get("from_reserve") or 0
+                counts["hours_from_counter"] += line.get("from_counter") or 0
+            if self.lines:
+                aggregate.last_line = int(self.lines[-1]["line"])
 
     class Completed(Event):
         def apply(self, aggregate: Any) -> None:
@@ -62,7 +70,10 @@ class DecrementFile(Aggregate):
         self.filename = filename
         self.principal = principal
         self.scope = scope
-        self.lines: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("lines", "applied", "rejected", "hours_from_reserve", "hours_from_counter"), 0
+        )
+        self.last_line = 1  # the last line reported so far (1, the header, before any)
         self.completed = False
 
     @classmethod
@@ -92,23 +103,13 @@ class DecrementFile(Aggregate):
         if not self.completed:
             self.trigger_event(self.Completed, provenance=provenance)
 
-    @property
-    def last_line(self) -> int:
-        """The last line reported so far (1, the header, before any)."""
-        return int(self.lines[-1]["line"]) if self.lines else 1
-
     def summary(self) -> dict[str, Any]:
-        statuses = [line["status"] for line in self.lines]
         return {
             "deposit_id": self.id.hex,
             "filename": self.filename,
             "file_sha256": self.file_sha256,
             "completed": self.completed,
-            "lines": len(self.lines),
-            "applied": statuses.count("applied"),
-            "rejected": statuses.count("rejected"),
-            "hours_from_reserve": sum(line.get("from_reserve") or 0 for line in self.lines),
-            "hours_from_counter": sum(line.get("from_counter") or 0 for line in self.lines),
+            **self.counts,
         }
 
 

@@ -290,7 +290,7 @@ def load(
     for path in files:
         if path.name.startswith("decrements-"):
             deposit = deposit_file(ledger, path, path.name, principal, "operator", None)
-            lines = [line for line in deposit.lines if line["status"] == "applied"]
+            lines = [line for line in deposit.iter_lines() if line["status"] == "applied"]
             report.decrement_lines += len(lines)
             applied += [(line["agent_id"], line["decrement_id"]) for line in lines]
     say(f"decrement files: {report.decrement_lines} lines applied")

@@ -55,7 +55,14 @@ REPORT_COLUMNS = (
     "balance_after",
 )
 
-__all__ = ["COLUMNS", "REPORT_COLUMNS", "DecrementFile", "deposit_file", "deposit_id"]
+__all__ = [
+    "COLUMNS",
+    "REPORT_COLUMNS",
+    "DecrementFile",
+    "DepositReport",
+    "deposit_file",
+    "deposit_id",
+]
 
 
 class DuplicateLine(errors.InvalidInput):
@@ -256,6 +263,32 @@ class Deposit:
             self.ledger.save(self.file)
 
 
+class DepositReport:
+    """A deposit and its per-line report, read back from the store page by page (a file of
+    100,000 bad lines is never held in memory)."""
+
+    def __init__(self, ledger: Ledger, deposited: DecrementFile) -> None:
+        self.ledger = ledger
+        self.file = deposited
+        self.id = deposited.id
+
+    def summary(self) -> dict[str, Any]:
+        return self.file.summary()
+
+    def iter_lines(self, page: int = 20) -> Iterator[dict[str, Any]]:
+        """Every report line, in line order."""
+        after = 0
+        while events := list(self.ledger.events.get(self.id, gt=after, limit=page)):
+            for event in events:
+                if isinstance(event, DecrementFile.LinesReported):
+                    yield from event.lines
+            after = events[-1].originator_version
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return list(self.iter_lines())
+
+
 def _open_deposit(
     ledger: Ledger, digest: str, filename: str, scope: str, provenance: Provenance
 ) -> DecrementFile:
@@ -283,7 +316,7 @@ def deposit_file(
     sirets: Iterable[str] | None,
     progress: Callable[[int, int], None] | None = None,
     lines_per_chunk: int = 400,
-) -> DecrementFile:
+) -> DepositReport:
     """Check and apply a decrement file; returns the deposit with its report.
 
     ``scope`` is the depositing establishment's SIRET (or "operator"); ``sirets`` those the
@@ -294,7 +327,7 @@ def deposit_file(
     provenance = Provenance(principal, Channel.DECREMENT_FILE, f"decrement-file:{digest}")
     found = _open_deposit(ledger, digest, filename, scope, provenance)
     if found.completed:
-        return found
+        return DepositReport(ledger, found)
     deposit = Deposit(ledger, found, provenance, sirets)
     while chunk := list(itertools.islice(lines, lines_per_chunk)):
         reports: dict[int, dict[str, Any]] = {}
@@ -305,4 +338,4 @@ def deposit_file(
             progress(chunk[-1].offset, chunk[-1].number - 1)
     found.complete(provenance.as_dict())
     ledger.save(found)
-    return found
+    return DepositReport(ledger, found)
