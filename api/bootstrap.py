@@ -62,7 +62,7 @@ def bootstrap(settings: Settings | None = None) -> Services:
     )
 
 
-def services(request: Request) -> Services:
-    """FastAPI dependency: the application's services."""
+async def services(request: Request) -> Services:
+    """FastAPI dependency: the application's services (async: it never waits for a thread)."""
     svc: Services = request.app.state.services
     return svc

@@ -135,7 +135,10 @@ class Ledger(Application[UUID]):
                 continue
             event: Agent.Event = self.mapper.to_domain_event(stored)  # type: ignore[assignment]
             agent_uuid = UUID(str(stored.originator_id))
-            agents[agent_uuid] = event.mutate(agents.get(agent_uuid))  # type: ignore[assignment]
+            found = agents.get(agent_uuid)
+            if found is None and not isinstance(event, Agent.Registered):
+                continue  # no registration: whatever this stream is, it is no agent
+            agents[agent_uuid] = event.mutate(found)  # type: ignore[assignment]
         return agents
 
     # -------------------------------------------------------------- commands

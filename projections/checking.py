@@ -65,15 +65,21 @@ def check_write_model(projector: Projector, applied: int) -> list[Difference]:
     """Compare the balances view with the write model: every agent replayed from all its
     stored events (the rows a page of the log would not reach included). Agents that moved
     after the view's position are skipped (the view has not seen them yet)."""
-    differences = []
+    differences: list[Difference] = []
     names = ("balance", "reserve", "status", "version")
     everyone = agent_ids(projector.ledger.recorder)
     for start in range(0, len(everyone), 500):
         chunk = [UUID(str(a)) for a in everyone[start : start + 500]]
         latest = last_positions(projector.ledger.recorder, chunk)
+        loaded = projector.ledger.load_agents(chunk)
+        differences += [  # agent events on a stream that is no agent's
+            Difference("balances", (agent_id.hex,), "not_an_agent", None, None)
+            for agent_id in chunk
+            if agent_id not in loaded
+        ]
         agents = {
             agent_id: agent
-            for agent_id, agent in projector.ledger.load_agents(chunk).items()
+            for agent_id, agent in loaded.items()
             if latest.get(agent_id, 0) <= applied  # the view has seen all of it
         }
         with projector.store.transaction(write=False) as cur:

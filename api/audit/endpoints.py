@@ -13,9 +13,18 @@ from starlette.concurrency import run_in_threadpool
 
 from api.audit.schemas import RawEvent
 from api.auth import ReaderOfEverything, Svc
+from api.bootstrap import Services
 from api.common import mask_nir, saw, utc_iso
 from api.problems import ApiProblem
-from ledger.audit import make_checkpoint, private_key, replay_agent, verify_chain
+from ledger.application import AGENT_TOPIC
+from ledger.audit import (
+    Checkpoint,
+    check_checkpoint,
+    make_checkpoint,
+    private_key,
+    replay_agent,
+    verify_chain,
+)
 from ledger.domain import errors
 from ledger.store.events import select_positioned_events_of
 from projections.decode import decode
@@ -39,7 +48,7 @@ def agent_events(
     rows = [
         (position, event)
         for position, event in select_positioned_events_of(svc.ledger.recorder, [agent_id])
-        if event.originator_version > after_version
+        if event.originator_version > after_version and event.topic.startswith(AGENT_TOPIC)
     ][:limit]
     if not rows and after_version == 0:
         raise errors.AgentNotFound("no such agent")
@@ -99,10 +108,12 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 @router.get("/verification", summary="Recompute the event log's hash chain (auditors)")
 async def verification(principal: ReaderOfEverything, svc: Svc) -> object:
-    result = await run_in_threadpool(verify_chain, svc.ledger.recorder)
-    checkpoints = []
-    from ledger.audit import Checkpoint, check_checkpoint
+    return await run_in_threadpool(_verification, svc)
 
+
+def _verification(svc: Services) -> dict[str, Any]:
+    result = verify_chain(svc.ledger.recorder)
+    checkpoints = []
     trusted = svc.settings.trusted_checkpoint_key
     for kept in svc.checkpoints.all():
         problem = (

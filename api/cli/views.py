@@ -12,6 +12,7 @@ from rich.table import Table
 
 from api.bootstrap import Services
 from api.cli.common import console, events_progress, services
+from api.observability import configure_logging
 from ledger.audit import make_checkpoint, private_key
 from projections import checking
 from projections.follower import follow
@@ -111,6 +112,7 @@ def run(
     ),
 ) -> None:
     """Follow the event log and keep the live views up to date (the projection worker)."""
+    configure_logging()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     svc = services()
