@@ -106,7 +106,13 @@ def install(app: FastAPI) -> None:
             )
             request_id.reset(token)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (an operator's key)")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics (an operator's key)",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     def metrics(request: Request, reader: MetricsReader) -> Response:
         services = request.app.state.services
         try:

@@ -98,8 +98,154 @@ class ApiProblem(Exception):
         self.status, self.code, self.detail, self.headers = status, code, detail, headers
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error (RFC 9457). `type` is stable: `/problems/<code>` explains it. "
+    "Refusals by the rules may add figures (`needed`, `available`, `floor`…) for callers who "
+    "may see them; a malformed request lists its `errors` by location, never echoing a value.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "example": "/problems/insufficient_balance"},
+        "title": {"type": "string", "example": "Conflict"},
+        "status": {"type": "integer", "example": 409},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["location", "message"],
+                "properties": {"location": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+ERROR_STATUSES = {
+    401: "No key, or an unknown or revoked one",
+    403: "The caller's role or profile does not allow this",
+    404: "Unknown, or outside the caller's scope (the same answer)",
+    409: "Refused by the current state (the rules, a conflict, an idempotency key reused)",
+    413: "The body is over its limit",
+    422: "Malformed input (each error by location; no value repeated)",
+    503: "The store is unavailable or busy, or the views lag; retry (see Retry-After)",
+}
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+
+# What a write returns that a later request names: OpenAPI links, so clients and stateful
+# testers can follow one operation to the next. (source method, path, status) -> targets.
+LINKS: dict[tuple[str, str, str], list[tuple[str, str, dict[str, str]]]] = {
+    ("post", "/v1/agents", "201"): [
+        ("get", "/v1/agents/{agent_id}/balance", {"agent_id": "$response.body#/agent_id"}),
+        ("get", "/v1/agents/{agent_id}/movements", {"agent_id": "$response.body#/agent_id"}),
+        ("get", "/v1/agents/{agent_id}/identity", {"agent_id": "$response.body#/agent_id"}),
+        ("post", "/v1/agents/{agent_id}/acquisitions", {"agent_id": "$response.body#/agent_id"}),
+        ("post", "/v1/agents/{agent_id}/dif-reserve", {"agent_id": "$response.body#/agent_id"}),
+    ],
+    ("post", "/v1/agents/lookup", "200"): [
+        ("get", "/v1/agents/{agent_id}/balance", {"agent_id": "$response.body#/agent_id"}),
+        ("get", "/v1/agents/{agent_id}/movements", {"agent_id": "$response.body#/agent_id"}),
+        ("get", "/v1/audit/agents/{agent_id}/replay", {"agent_id": "$response.body#/agent_id"}),
+    ],
+    ("post", "/v1/decrements", "201"): [
+        (
+            "post",
+            "/v1/agents/{agent_id}/decrements/{decrement_id}/cancellation",
+            {
+                "agent_id": "$response.body#/agent_id",
+                "decrement_id": "$response.body#/decrement_id",
+            },
+        ),
+    ],
+    ("post", "/v1/regularisations", "201"): [
+        ("get", "/v1/regularisations/{request_id}", {"request_id": "$response.body#/request_id"}),
+        (
+            "post",
+            "/v1/regularisations/{request_id}/approval",
+            {"request_id": "$response.body#/request_id"},
+        ),
+        (
+            "post",
+            "/v1/regularisations/{request_id}/rejection",
+            {"request_id": "$response.body#/request_id"},
+        ),
+    ],
+    ("post", "/v1/decrement-files", "201"): [
+        ("get", "/v1/decrement-files/{deposit_id}", {"deposit_id": "$response.body#/deposit_id"}),
+    ],
+    ("post", "/v1/campaigns", "202"): [
+        ("get", "/v1/campaigns/{campaign_id}", {"campaign_id": "$response.body#/campaign_id"}),
+    ],
+    ("post", "/v1/keys", "201"): [
+        ("delete", "/v1/keys/{key_id}", {"key_id": "$response.body#/key_id"}),
+    ],
+    ("post", "/v1/establishments", "201"): [
+        ("get", "/v1/establishments/{siret}", {"siret": "$response.body#/siret"}),
+        ("post", "/v1/establishments/{siret}/users", {"siret": "$response.body#/siret"}),
+    ],
+}
+
+
+def _links(schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for (method, path, status), targets in LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        for target_method, target_path, parameters in targets:
+            operation = paths.get(target_path, {}).get(target_method)
+            if operation is not None:
+                name = operation["operationId"]
+                response.setdefault("links", {})[name] = {
+                    "operationId": name,
+                    "parameters": parameters,
+                }
+
+
+def documented(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with every error each operation may answer, as the problem+json it
+    really sends (FastAPI's own 422 shape is not what clients get)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            statuses = (422, 503) if path in PUBLIC_PATHS else ERROR_STATUSES
+            for status in statuses:
+                responses[str(status)] = {
+                    "description": ERROR_STATUSES[status],
+                    "content": {PROBLEM_JSON: {"schema": problem}},
+                }
+    _links(schema)
+    return schema
+
+
+def _allowed(request: Request) -> list[str]:
+    """The methods some route of the application answers at this request's path."""
+    from starlette.routing import Match, Route
+
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": next(iter(route.methods))})
+            if match is Match.FULL:
+                methods |= route.methods
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into a problem response."""
+    """Register the handlers that turn every error into a problem response, and document them."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = documented(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, exc: errors.DomainError) -> JSONResponse:
@@ -121,10 +267,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body FastAPI could not decode: malformed input
+            return problem(422, "invalid_request", "the body is not valid JSON")
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return problem(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method the path answers, not only one route's
+            headers = {"Allow": ", ".join(_allowed(request))}
+        return problem(exc.status_code, code, str(exc.detail), headers)
 
     from eventsourcing.persistence import IntegrityError as VersionConflict
     from eventsourcing.persistence import InterfaceError as StoreInterfaceError

@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.audit.schemas import RawEvent
+from api.audit.schemas import RawEvent, Replay, SignedCheckpoint, TrailEntry, Verification
 from api.auth import ReaderOfEverything, Svc
 from api.bootstrap import Services
 from api.common import mask_nir, saw, utc_iso
@@ -76,6 +76,7 @@ def agent_events(
 
 @router.get(
     "/agents/{agent_id}/replay",
+    response_model=Replay,
     summary="An agent's counter and history from the events, as of a date and as known "
     "at a time, and whether the views agree",
 )
@@ -106,7 +107,11 @@ def _aware(moment: datetime | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
-@router.get("/verification", summary="Recompute the event log's hash chain (auditors)")
+@router.get(
+    "/verification",
+    response_model=Verification,
+    summary="Recompute the event log's hash chain (auditors)",
+)
 async def verification(principal: ReaderOfEverything, svc: Svc) -> object:
     return await run_in_threadpool(_verification, svc)
 
@@ -139,7 +144,9 @@ def _verification(svc: Services) -> dict[str, Any]:
     }
 
 
-@router.get("/checkpoints", summary="Signed checkpoints taken so far")
+@router.get(
+    "/checkpoints", response_model=list[SignedCheckpoint], summary="Signed checkpoints taken so far"
+)
 def list_checkpoints(principal: ReaderOfEverything, svc: Svc) -> object:
     return svc.checkpoints.all()
 
@@ -147,6 +154,7 @@ def list_checkpoints(principal: ReaderOfEverything, svc: Svc) -> object:
 @router.post(
     "/checkpoints",
     status_code=201,
+    response_model=SignedCheckpoint,
     summary="Sign the current chain head (after verifying it); keep the file it returns",
 )
 def take_checkpoint(principal: ReaderOfEverything, svc: Svc) -> object:
@@ -160,7 +168,9 @@ def take_checkpoint(principal: ReaderOfEverything, svc: Svc) -> object:
     return asdict(checkpoint)
 
 
-@router.get("/trail", summary="Who saw an agent, or what a principal saw")
+@router.get(
+    "/trail", response_model=list[TrailEntry], summary="Who saw an agent, or what a principal saw"
+)
 def trail(
     principal: ReaderOfEverything,
     svc: Svc,

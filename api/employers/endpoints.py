@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request
 from api.agents.schemas import BalancePage, MovementPage
 from api.auth import Authenticated, Svc
 from api.common import saw, trailed
-from api.exports import CSV_TYPE, XLSX_TYPE, export_response
+from api.exports import XLSX_TYPE, export_response
+from api.files.schemas import CSV_AND_XLSX
 from ledger.domain.identifiers import Siret
 from projections.queries import BALANCE_COLUMNS
 
@@ -35,7 +36,7 @@ def _format(requested: str | None, request: Request) -> str:
     summary="Agents with an acquisition line for this SIRET in a year, with their balances",
     description="JSON pages by default; `format=csv` (`;`, UTF-8 BOM) or `format=xlsx`, or the "
     "matching `Accept` header, streams the whole scope.",
-    responses={200: {"content": {CSV_TYPE: {}, XLSX_TYPE: {}}}},
+    responses={200: {"content": CSV_AND_XLSX}},
 )
 def employer_agents(
     siret: str,

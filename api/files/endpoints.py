@@ -19,6 +19,8 @@ from api.auth import Authenticated, OperatorOnly, Svc, Writer
 from api.bootstrap import Services
 from api.common import trailed
 from api.exports import csv_lines, export_response
+from api.files.schemas import BINARY, CSV_AND_XLSX, CampaignRun
+from api.files.schemas import DepositReport as DepositReportOut
 from api.observability import BULK_LINES
 from api.problems import ApiProblem
 from ledger.domain.access import Principal
@@ -57,6 +59,7 @@ async def save_body(request: Request, directory: str) -> Path:
 @router.post(
     "/decrement-files",
     status_code=201,
+    response_model=DepositReportOut,
     openapi_extra=CSV_BODY,
     summary="Deposit a decrement file (gestion, operator): the per-line report",
 )
@@ -77,7 +80,12 @@ async def deposit(
     return _report(request, svc, principal, result, "json", 201)
 
 
-@router.get("/decrement-files/{deposit_id}", summary="A deposit's report (JSON, or CSV)")
+@router.get(
+    "/decrement-files/{deposit_id}",
+    response_model=DepositReportOut,
+    responses={200: {"content": {"text/csv": BINARY}}},
+    summary="A deposit's report (JSON, or CSV)",
+)
 def deposit_report(
     deposit_id: uuid.UUID,
     request: Request,
@@ -129,6 +137,7 @@ def _deposit_from(svc: Services, principal: Principal, deposit: uuid.UUID) -> De
 @router.post(
     "/campaigns",
     status_code=202,
+    response_model=CampaignRun,
     openapi_extra=CSV_BODY,
     summary="Import a campaign file (operator): runs in the background; poll its id",
 )
@@ -167,13 +176,19 @@ def _campaign(svc: Services, digest: str) -> Campaign:
     return svc.ledger.aggregate(campaign_id(digest), Campaign, missing)
 
 
-@router.get("/campaigns/{campaign_id}", summary="A campaign import's progress and report")
+@router.get(
+    "/campaigns/{campaign_id}",
+    response_model=CampaignRun,
+    summary="A campaign import's progress and report",
+)
 def campaign_status(campaign_id: str, principal: OperatorOnly, svc: Svc) -> object:
     return _campaign(svc, campaign_id).summary()
 
 
 @router.get(
     "/employers/{siret}/extraction",
+    response_class=StreamingResponse,
+    responses={200: {"content": CSV_AND_XLSX}},
     summary="The yearly extraction: identity, balance, ceiling and history of every "
     "agent with an acquisition line for this SIRET that year (CSV or XLSX)",
 )

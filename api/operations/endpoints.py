@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from api.auth import OperatorOnly, ReaderOfEverything, Svc
 from api.bootstrap import Services
-from api.operations.schemas import ProjectionStatus, RebuildIn
+from api.operations.schemas import ProjectionStatus, Readiness, RebuildIn, RebuildStarted
 from api.problems import ApiProblem, problem
 from projections.views import VIEWS
 
@@ -50,7 +50,11 @@ def readiness(svc: Services) -> tuple[bool, dict[str, Any]]:
     }
 
 
-@router.get("/readyz", summary="Ready to serve: the store answers and the projector advances")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Ready to serve: the store answers and the projector advances",
+)
 async def readyz(svc: Svc) -> object:
     try:
         with anyio.fail_after(READINESS_TIMEOUT):
@@ -85,6 +89,7 @@ def projections_status(principal: ReaderOfEverything, svc: Svc) -> object:
 @router.post(
     "/v1/projections/rebuild",
     status_code=202,
+    response_model=RebuildStarted,
     summary="Start a blue/green rebuild in the background (operator)",
 )
 def rebuild(body: RebuildIn, principal: OperatorOnly, svc: Svc) -> object:

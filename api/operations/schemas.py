@@ -32,3 +32,16 @@ class RebuildIn(Input):
         if value is not None and value not in VIEWS:
             raise ValueError("unknown view; views: " + ", ".join(VIEWS))
         return value
+
+
+class Readiness(BaseModel):
+    status: str
+    head: int
+    lag_events: dict[str, int]
+    lag_seconds: dict[str, float]
+    reasons: list[str]
+
+
+class RebuildStarted(BaseModel):
+    status: str
+    views: list[str]

@@ -12,6 +12,7 @@ from api.bootstrap import Services
 from api.common import provenance, saw, written
 from api.idempotency import IdempotencyKey, idempotent
 from api.regularisations.schemas import (
+    Approval,
     Regularisation,
     RegularisationPage,
     RegularisationRejection,
@@ -108,6 +109,7 @@ def get_request(request_id: UUID, request: Request, principal: Authenticated, sv
 @router.post(
     "/{request_id}/approval",
     status_code=201,
+    response_model=Approval,
     summary="Approve: the agent's regularisation is recorded (operator)",
 )
 def approve(

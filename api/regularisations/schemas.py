@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import Input
+from api.schemas import Input, Written
 
 
 class Attestation(Input):
@@ -65,3 +65,9 @@ class Regularisation(BaseModel):
 class RegularisationPage(BaseModel):
     items: list[Regularisation]
     next_cursor: str | None
+
+
+class Approval(Regularisation):
+    """An approved request, and the movement recorded on the agent."""
+
+    movement: Written
