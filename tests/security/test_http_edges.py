@@ -377,3 +377,30 @@ def test_health_answers_at_once_and_readiness_fast_when_the_store_is_locked(
             writer.join(timeout=60)
     with psycopg.connect(deployment.owner_url) as conn:
         conn.execute("SELECT 1")
+
+
+# ----------------------------------------------------------- 9. downloads
+
+
+def test_a_download_is_complete_or_visibly_fails(deployment: Deployment) -> None:
+    """An agent whose identity cannot be opened (its key dropped) met half-way through the
+    extraction: the answer is an error, never a 200 with a cleanly ended half file."""
+    stack = deployment.stack
+    original = stack.env["LEDGER_IDENTITY_KEYS"]
+    path = f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}"
+    with deployment.client("own_gestion") as caller:
+        complete = caller.get(path)
+    assert complete.status_code == 200 and complete.content.count(b"\r\n") > 1
+    stack.terminate(stack.api)
+    stack.env["LEDGER_IDENTITY_KEYS"] = "k2:" + "7" * 64  # the key that sealed them is gone
+    try:
+        stack.start_api()
+        with deployment.client("own_gestion") as caller:
+            for fmt in ("csv", "xlsx"):
+                failed = caller.get(f"{path}&format={fmt}")
+                assert failed.status_code >= 400, fmt
+                assert failed.headers["content-type"] == "application/problem+json"
+    finally:
+        stack.terminate(stack.api)
+        stack.env["LEDGER_IDENTITY_KEYS"] = original
+        stack.start_api()
