@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import observability, problems
+from api import docs, observability, problem_types, problems
 from api.access import endpoints as access
 from api.agents import endpoints as agents
 from api.audit import endpoints as audit
@@ -62,7 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         summary="Training-hour counters (CPF) of French public agents, as an immutable history.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    docs.install(app)
+    app.include_router(problem_types.router)
     problems.install(app)
     app.add_middleware(Edge, authenticate=authenticate_at_the_edge)  # inside observability's
     observability.install(app)
