@@ -18,7 +18,7 @@ from typing import IO
 
 import httpx
 
-CLI = [sys.executable, "-c", "from api.cli import app; app()"]
+CLI = [sys.executable, "-c", "from api.cli import main; main()"]
 
 
 def free_port() -> int:

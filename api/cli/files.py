@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from api.cli.common import CLI_OPERATOR, console, fail, file_progress, services
-from api.exports import csv_lines, xlsx_chunks
+from api.cli.common import (
+    CLI_OPERATOR,
+    SOME_REJECTED,
+    JsonOption,
+    console,
+    emit_json,
+    fail,
+    file_progress,
+    services,
+)
+from api.exports import csv_lines, spooled, xlsx_chunks
 from ledger.domain.errors import DomainError
 from ledger.domain.identifiers import Siret
-from ledger.files.campaign import import_campaign
+from ledger.files.campaign import campaign_counts, import_campaign
 from ledger.files.deposits import REPORT_COLUMNS, deposit_file
 from projections.extraction import COLUMNS, extraction_rows
 
@@ -24,63 +35,113 @@ decrements = typer.Typer(help="Decrement files.", no_args_is_help=True)
 demo = typer.Typer(help="A synthetic population, deterministic from a seed.", no_args_is_help=True)
 
 
+class Format(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
 @campaign.command("import")
 def campaign_import(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV of declaration lines"),
+    as_json: bool = JsonOption,
 ) -> None:
-    """Import a campaign file: streamed, applied in chunks, each line exactly once."""
-    with file_progress(file) as report:
+    """Import a campaign file: streamed, applied in chunks, each line exactly once.
+
+    Exits 0 when every line was applied (or already was), 1 when some were rejected."""
+    with file_progress(file, quiet=as_json) as report:
         try:
             result = import_campaign(services().ledger, file, "operator:cli", progress=report)
         except DomainError as error:
             raise fail(error) from None
-    table = Table("lines read", "applied", "already applied", "rejected")
-    table.add_row(
-        str(result.lines_read),
-        str(result.applied),
-        str(result.already_applied),
-        str(result.rejected_total),
-    )
+    counts = campaign_counts(result)
+    rejections = [{"line": n, "code": c, "message": m} for n, c, m in result.rejections]
+    if as_json:
+        emit_json({**counts, "file_sha256": result.file_sha256, "rejections": rejections})
+    else:
+        console.print(
+            f"{result.lines_read:,} lines read: {result.applied:,} applied, "
+            f"{result.already_applied:,} already applied before, "
+            f"{result.rejected_total:,} rejected."
+        )
+        _rejections(rejections, result.rejected_total, dict(result.rejected))
+    if result.rejected_total:
+        raise typer.Exit(SOME_REJECTED)
+
+
+def _rejections(rows: list[dict[str, Any]], total: int, by_code: dict[str, int]) -> None:
+    if not total:
+        return
+    table = Table("reason", "lines", title="rejected lines by reason")
+    for code, count in sorted(by_code.items(), key=lambda item: -item[1]):
+        table.add_row(code, f"{count:,}")
     console.print(table)
-    for code, count in result.rejected.most_common():
-        console.print(f"  rejected [red]{code}[/red]: {count}")
-    for line, code, message in result.rejections[:20]:
-        console.print(f"  line {line}: {code}: {message}")
-    if len(result.rejections) > 20:
-        console.print(f"  … {result.rejected_total - 20} more")
+    first = Table("line", "reason", "message", title="first rejected lines")
+    for row in rows[:20]:
+        first.add_row(str(row["line"]), row["code"], row["message"])
+    console.print(first)
+    if total > 20:
+        console.print(f"… and {total - 20:,} more (the report has them all).")
 
 
 @decrements.command("deposit")
 def decrements_deposit(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="`;`-separated CSV"),
     report_csv: Path | None = typer.Option(None, "--report", help="Write the report as CSV"),
+    as_json: bool = JsonOption,
 ) -> None:
-    """Deposit a decrement file as an operator; prints the summary (and writes the report)."""
-    with file_progress(file) as report:
+    """Deposit a decrement file as an operator: every line checked, the good ones applied once.
+
+    Exits 0 when every line was applied, 1 when some were rejected. The same file again applies
+    nothing and shows its first report."""
+    with file_progress(file, quiet=as_json) as report:
         try:
             deposit = deposit_file(
                 services().ledger, file, file.name, "operator:cli", "operator", None, report
             )
         except DomainError as error:
             raise fail(error) from None
-    console.print(deposit.summary())
+    summary = deposit.summary()
+    lines = list(deposit.iter_lines()) if as_json else []
+    if as_json:
+        emit_json({**summary, "already_deposited": deposit.again, "report": lines})
+    else:
+        if deposit.again:
+            console.print(
+                "This file was already deposited: nothing was applied again. Its first report:"
+            )
+        console.print(
+            f"{summary['lines']:,} lines: {summary['applied']:,} applied, "
+            f"{summary['rejected']:,} rejected; {summary['hours_from_reserve']:,} h taken from "
+            f"undeclared-DIF reserves and {summary['hours_from_counter']:,} h from counters."
+        )
+        rejected = [line for line in deposit.iter_lines() if line["status"] == "rejected"]
+        by_code: dict[str, int] = {}
+        for line in rejected:
+            by_code[line["code"]] = by_code.get(line["code"], 0) + 1
+        _rejections(rejected, len(rejected), by_code)
     if report_csv:
         with report_csv.open("wb") as out:
             for chunk in csv_lines(REPORT_COLUMNS, deposit.iter_lines()):
                 out.write(chunk)
-        console.print(f"report written to {report_csv}")
+        if not as_json:
+            console.print(f"report written to {report_csv}")
+    if summary["rejected"]:
+        raise typer.Exit(SOME_REJECTED)
 
 
 def export(
-    siret: str,
-    year: int = typer.Option(..., help="Acquisition year (the extraction scope)"),
-    format: str = typer.Option("csv", help="csv or xlsx"),
+    siret: str = typer.Argument(..., help="The establishment's SIRET"),
+    year: int = typer.Option(..., min=2017, max=2100, help="Acquisition year (the scope)"),
+    format: Format = typer.Option(Format.csv, help="csv or xlsx"),
     output: Path | None = typer.Option(None, help="File to write (default: standard output)"),
 ) -> None:
     """The yearly extraction of a SIRET: identity, balance, ceiling and history of each agent."""
-    if format not in ("csv", "xlsx"):
-        raise typer.BadParameter("format is csv or xlsx")
     svc = services()
+    try:
+        value = Siret.parse(siret).value
+        svc.access.establishment(value)  # an unknown SIRET is an error, not an empty file
+    except DomainError as error:
+        raise fail(error) from None
     svc.projector.catch_up()
 
     def trailed(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -92,17 +153,18 @@ def export(
             yield row
 
     try:
-        rows = trailed(
-            extraction_rows(svc.queries, svc.ledger, CLI_OPERATOR, Siret.parse(siret).value, year)
-        )
-        chunks = xlsx_chunks(COLUMNS, rows) if format == "xlsx" else csv_lines(COLUMNS, rows)
-        out = output.open("wb") if output else sys.stdout.buffer
-        for chunk in chunks:
-            out.write(chunk)
-        if output:
-            out.close()
+        rows = trailed(extraction_rows(svc.queries, svc.ledger, CLI_OPERATOR, value, year))
+        chunks = xlsx_chunks(COLUMNS, rows) if format is Format.xlsx else csv_lines(COLUMNS, rows)
+        spool = spooled(chunks)  # whole before it is written out: complete, or an error
     except DomainError as error:
         raise fail(error) from None
+    out = output.open("wb") if output else sys.stdout.buffer
+    try:
+        shutil.copyfileobj(spool, out)
+    finally:
+        spool.close()
+        if output:
+            out.close()
 
 
 @demo.command("generate")

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from api.bootstrap import Services
-from api.cli.common import console, events_progress, services
+from api.cli.common import SOME_REJECTED, JsonOption, console, emit_json, events_progress, services
 from api.observability import configure_logging
 from ledger.audit import make_checkpoint, private_key
 from projections import checking
@@ -34,12 +34,20 @@ def status(
     check: bool = typer.Option(
         False, "--check", help="Exit 1 when the projector is stuck or a view lags too long"
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Each view's position, the log head, the lag in events and seconds, and an event the
     projector cannot apply (a worker's health check: `projections status --check`)."""
     svc = services()
     table = Table("view", "generation", "position", "head", "lag (events)", "lag (s)", "rebuild")
     statuses = svc.projector.status()
+    failure = svc.health.current()
+    lagging = any(s.lag_seconds > svc.settings.ready_max_lag_seconds for s in statuses)
+    if as_json:
+        emit_json({"views": [asdict(s) for s in statuses], "stuck": failure, "lagging": lagging})
+        if check and (failure is not None or lagging):
+            raise typer.Exit(SOME_REJECTED)
+        return
     for s in statuses:
         rebuild = (
             f"g{s.rebuilding_generation} at {s.rebuilding_position}"
@@ -56,15 +64,13 @@ def status(
             rebuild,
         )
     console.print(table)
-    failure = svc.health.current()
     if failure is not None:
         console.print(
             f"[red]stuck[/red] at position {failure['failing_position']}: {failure['error']} "
             f"({failure['attempts']} attempts since {failure['since']})"
         )
-    lagging = any(s.lag_seconds > svc.settings.ready_max_lag_seconds for s in statuses)
     if check and (failure is not None or lagging):
-        raise typer.Exit(1)
+        raise typer.Exit(SOME_REJECTED)
 
 
 @app.command("rebuild")
@@ -92,9 +98,16 @@ def rebuild(
 @app.command("check")
 def check(
     view: str | None = typer.Argument(None, help="One view (default: all)"),
+    as_json: bool = JsonOption,
 ) -> None:
-    """Recompute the views from the events and report every difference (exit 1 if any)."""
+    """Recompute the views from the events, compare the balances with the write model, and
+    report every difference (exit 1 if any)."""
     differences = checking.check(services().projector, _view_names(view))
+    if as_json:
+        emit_json([asdict(d) for d in differences])
+        if differences:
+            raise typer.Exit(SOME_REJECTED)
+        return
     for d in differences:
         console.print(
             f"[red]{d.view}[/red] {d.problem} {d.key}: expected {d.expected}, found {d.found}"

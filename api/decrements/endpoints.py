@@ -33,7 +33,9 @@ def record_decrement(
     svc: Svc,
     idempotency_key: IdempotencyKey = None,
 ) -> object:
-    scope.require_writer_for(principal, Siret.parse(body.siret).value)
+    siret = Siret.parse(body.siret).value
+    scope.require_writer_for(principal, siret)
+    svc.access.establishment(siret)  # a SIRET no establishment registered is refused (404)
     sees: list[bool] = []  # whether the caller may see the agent, judged before the decrement
     try:
         return execute(

@@ -120,10 +120,11 @@ class Identity:
 
     def matches(self, nir: Nir, birth_name: str) -> bool:
         """Whether a presented NIR and birth name designate this agent (case and accents ignored)."""
-        return self.nir == nir.value and _fold(self.birth_name) == _fold(birth_name)
+        return self.nir == nir.value and fold_name(self.birth_name) == fold_name(birth_name)
 
 
-def _fold(name: str) -> str:
+def fold_name(name: str) -> str:
+    """A name as compared: case, accents, hyphens and apostrophes ignored."""
     decomposed = unicodedata.normalize("NFKD", name)
     letters = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(letters.replace("-", " ").replace("'", " ").upper().split())

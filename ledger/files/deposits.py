@@ -26,8 +26,10 @@ from eventsourcing.application import AggregateNotFoundError
 from ledger import commands as cmd
 from ledger.application import BulkOutcome, Ledger
 from ledger.domain import errors, rules
+from ledger.domain.access import Establishment, establishment_id
 from ledger.domain.file_runs import DecrementFile, deposit_id
 from ledger.domain.identifiers import Nir, Siret, agent_id_for
+from ledger.domain.movements import fold_name
 from ledger.domain.provenance import Channel, Provenance
 from ledger.files.reading import FALSE, TRUE, Line, file_digest, parse_date, read_lines
 
@@ -126,7 +128,11 @@ def parse_line(line: Line, key: bytes) -> ParsedLine:
         "end": end.isoformat(),
         "reference": f["reference"],
     }
-    content = "|".join([nir.value, siret, str(hours), *training.values()])
+    # The birth name is part of what makes two lines the same decrement: a line refused for a
+    # wrong name, then corrected further down, is not a duplicate.
+    content = "|".join(
+        [nir.value, fold_name(f["birth_name"]), siret, str(hours), *training.values()]
+    )
     return ParsedLine(
         number=line.number,
         agent_id=agent_id_for(nir, key),
@@ -185,6 +191,19 @@ class Deposit:
         self.allowed = None if sirets is None else set(sirets)
         self.seen: set[str] = set()  # fingerprints of the lines parsed so far
         self.done = found.last_line  # lines reported before an interruption
+        self.establishments: dict[str, bool] = {}
+
+    def registered(self, siret: str) -> bool:
+        """Whether ``siret`` is a registered establishment (asked once per SIRET)."""
+        if siret not in self.establishments:
+            try:
+                self.ledger.aggregate(
+                    establishment_id(siret), Establishment, errors.EstablishmentNotFound("")
+                )
+                self.establishments[siret] = True
+            except errors.EstablishmentNotFound:
+                self.establishments[siret] = False
+        return self.establishments[siret]
 
     def check(self, chunk: list[Line], reports: dict[int, dict[str, Any]]) -> list[ParsedLine]:
         """Parse each line and check it against the file and the depositor; the lines that may
@@ -208,6 +227,13 @@ class Deposit:
             elif self.allowed is not None and item.siret not in self.allowed:
                 reports[line.number] = rejected(
                     line.number, SiretOutOfScope("the SIRET of this line is not one you act for")
+                )
+            elif not self.registered(item.siret):
+                reports[line.number] = rejected(
+                    line.number,
+                    errors.EstablishmentNotFound(
+                        "the SIRET of this line is no registered establishment"
+                    ),
                 )
             else:
                 parsed.append(item)
@@ -267,10 +293,11 @@ class DepositReport:
     """A deposit and its per-line report, read back from the store page by page (a file of
     100,000 bad lines is never held in memory)."""
 
-    def __init__(self, ledger: Ledger, deposited: DecrementFile) -> None:
+    def __init__(self, ledger: Ledger, deposited: DecrementFile, again: bool = False) -> None:
         self.ledger = ledger
         self.file = deposited
         self.id = deposited.id
+        self.again = again  # the same file was deposited before: this is its first report
 
     def summary(self) -> dict[str, Any]:
         return self.file.summary()
@@ -327,7 +354,7 @@ def deposit_file(
     provenance = Provenance(principal, Channel.DECREMENT_FILE, f"decrement-file:{digest}")
     found = _open_deposit(ledger, digest, filename, scope, provenance)
     if found.completed:
-        return DepositReport(ledger, found)
+        return DepositReport(ledger, found, again=True)
     deposit = Deposit(ledger, found, provenance, sirets)
     while chunk := list(itertools.islice(lines, lines_per_chunk)):
         reports: dict[int, dict[str, Any]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from ledger.access_service import AccessService
 from ledger.application import Ledger
+from ledger.domain import errors
 from ledger.domain.provenance import Channel, Provenance
 from ledger.files.campaign import import_campaign
 from ledger.files.deposits import deposit_file
@@ -133,6 +136,9 @@ def test_campaign_killed_at_a_random_point_then_run_again_credits_each_line_once
 
 def register(ledger: Ledger, seq: int, name: str = "Martin") -> None:
     setup = Provenance("test", Channel.CLI)
+    for siret in (S1, S2):  # deposits name registered establishments only
+        with contextlib.suppress(errors.EstablishmentAlreadyRegistered):
+            AccessService(ledger).register_establishment(siret, f"Établissement {siret}", setup)
     agent_id = register_agent(ledger, make_nir(seq), name, "Anne", date(1985, 1, 1), setup).agent_id
     record_line(ledger, agent_id, 2021, S1, 1607, setup)
     record_line(ledger, agent_id, 2022, S1, 1607, setup)  # 50 h
