@@ -12,6 +12,7 @@ from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api import observability
 from api.bootstrap import Services
 from api.idempotency import idempotent
 from api.problems import ApiProblem
@@ -34,7 +35,9 @@ MinPosition = Annotated[
 
 
 def request_id(request: Request) -> str:
-    return request.headers.get("X-Request-Id") or str(uuid.uuid4())
+    """The request's id: the caller's X-Request-ID when usable, else one made at the edge."""
+    current = observability.request_id.get()
+    return current if current != "-" else uuid.uuid4().hex
 
 
 def provenance(request: Request, principal: Principal, key: str | None) -> Provenance:

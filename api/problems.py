@@ -310,9 +310,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error(
-            "unexpected error on %s %s: %s",
+            "unexpected error on %s %s",
             request.method,
             getattr(request.scope.get("route"), "path", "?"),
-            type(exc).__name__,
+            exc_info=exc,
         )
         return problem(500, "internal_error", "an unexpected error occurred")

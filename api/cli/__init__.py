@@ -78,7 +78,8 @@ def serve(
     """Serve the HTTP API with uvicorn (store chosen by LEDGER_DATABASE_URL)."""
     import uvicorn
 
-    from api.observability import configure_logging
+    from api.observability import configure_logging, prepare_multiprocess
 
     configure_logging()
+    prepare_multiprocess(workers)  # before the workers import their metrics
     uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_config=None)

@@ -3,6 +3,7 @@ worker as separate processes. A write through HTTP is read back from views the w
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,3 +184,44 @@ def test_a_campaign_status_is_the_same_from_every_worker_and_after_a_restart(
                 headers={"Content-Type": "text/csv"},
             )
             assert again.json() == report  # the same file is the same campaign, already done
+
+
+def test_metrics_are_summed_across_workers_and_logs_are_structured(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    env = environment(tmp_path, postgres_url, id_key="m" * 40)
+    with Stack(env, tmp_path / "metrics.log") as stack:
+        token = stack.issue_key()
+        stack.start_api(workers=2)
+
+        def scrape() -> tuple[float, str]:
+            text = httpx.get(
+                f"{stack.base}/metrics", headers={"Authorization": f"Bearer {token}"}
+            ).text
+            line = next(
+                row
+                for row in text.splitlines()
+                if row.startswith("cpf_http_requests_total")
+                and 'route="/healthz"' in row
+                and 'status="200"' in row
+            )
+            return float(line.rsplit(" ", 1)[1]), text
+
+        before, _ = scrape()
+        for _ in range(40):  # a new connection each time: both workers answer some
+            httpx.get(f"{stack.base}/healthz", headers={"X-Request-ID": "trace-me-42"})
+        after, scraped = scrape()
+    assert after - before == 40.0  # every worker's count, summed
+    assert "cpf_http_request_duration_seconds_bucket" in scraped
+    import json
+
+    entries = [
+        json.loads(row)
+        for row in stack.log_path.read_text().splitlines()
+        if row.startswith("{") and '"route":"/healthz"' in row
+    ]
+    traced = [entry for entry in entries if entry["request_id"] == "trace-me-42"]
+    assert len(traced) == 40
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", e["time"]) for e in entries
+    )
