@@ -11,26 +11,6 @@ from ledger.application import Ledger
 from ledger.domain.access import Principal
 from projections.queries import MAX_PAGE, Queries
 
-COLUMNS = (
-    "agent_id",
-    "nir",
-    "birth_name",
-    "first_name",
-    "birth_date",
-    "balance",
-    "ceiling",
-    "reserve",
-    "status",
-    "position",
-    "effective_date",
-    "recorded_at",
-    "kind",
-    "hours",
-    "reserve_hours",
-    "balance_after",
-    "movement_siret",
-)
-
 
 def extraction_rows(
     queries: Queries, ledger: Ledger, principal: Principal, siret: str, year: int

@@ -23,12 +23,12 @@ from api.cli.common import (
     file_progress,
     services,
 )
-from api.exports import csv_lines, spooled, xlsx_chunks
+from api.exports import DEPOSIT_REPORT, EXTRACTION, csv_lines, spooled, xlsx_chunks
 from ledger.domain.errors import DomainError
 from ledger.domain.identifiers import Siret
 from ledger.files.campaign import campaign_counts, import_campaign
-from ledger.files.deposits import REPORT_COLUMNS, deposit_file
-from projections.extraction import COLUMNS, extraction_rows
+from ledger.files.deposits import deposit_file
+from projections.extraction import extraction_rows
 
 campaign = typer.Typer(help="The yearly acquisition campaign.", no_args_is_help=True)
 decrements = typer.Typer(help="Decrement files.", no_args_is_help=True)
@@ -121,7 +121,7 @@ def decrements_deposit(
         _rejections(rejected, len(rejected), by_code)
     if report_csv:
         with report_csv.open("wb") as out:
-            for chunk in csv_lines(REPORT_COLUMNS, deposit.iter_lines()):
+            for chunk in csv_lines(DEPOSIT_REPORT, deposit.iter_lines()):
                 out.write(chunk)
         if not as_json:
             console.print(f"report written to {report_csv}")
@@ -154,7 +154,9 @@ def export(
 
     try:
         rows = trailed(extraction_rows(svc.queries, svc.ledger, CLI_OPERATOR, value, year))
-        chunks = xlsx_chunks(COLUMNS, rows) if format is Format.xlsx else csv_lines(COLUMNS, rows)
+        chunks = (
+            xlsx_chunks(EXTRACTION, rows) if format is Format.xlsx else csv_lines(EXTRACTION, rows)
+        )
         spool = spooled(chunks)  # whole before it is written out: complete, or an error
     except DomainError as error:
         raise fail(error) from None

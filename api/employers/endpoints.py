@@ -10,13 +10,11 @@ from fastapi import APIRouter, Query, Request
 from api.agents.schemas import BalancePage, MovementPage
 from api.auth import Authenticated, Svc
 from api.common import saw, trailed
-from api.exports import XLSX_TYPE, export_response
+from api.exports import AGENT_LIST, XLSX_TYPE, export_response
 from api.files.schemas import CSV_AND_XLSX
 from ledger.domain.identifiers import Siret
-from projections.queries import BALANCE_COLUMNS
 
 router = APIRouter(prefix="/v1/employers", tags=["employers"])
-EXPORT_COLUMNS = [c for c in BALANCE_COLUMNS if c not in ("version", "position")]
 
 
 def _format(requested: str | None, request: Request) -> str:
@@ -56,7 +54,7 @@ def employer_agents(
     if fmt != "json":
         rows = svc.queries.iter_employer_agents(principal, value, year)
         return export_response(
-            fmt, f"cpf-{value}-{year}", EXPORT_COLUMNS, trailed(request, svc, principal, rows)
+            fmt, f"cpf-{value}-{year}", AGENT_LIST, trailed(request, svc, principal, rows)
         )
     items, next_cursor = svc.queries.employer_agents(principal, value, year, cursor, limit)
     saw(request, svc, principal, [item["agent_id"] for item in items])

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Authenticated, OperatorOnly, Svc, Writer
 from api.bootstrap import Services
 from api.common import trailed
-from api.exports import csv_lines, export_response
+from api.exports import DEPOSIT_REPORT, EXTRACTION, csv_lines, export_response
 from api.files.schemas import BINARY, CSV_AND_XLSX, CampaignRun
 from api.files.schemas import DepositReport as DepositReportOut
 from api.observability import BULK_LINES
@@ -28,10 +28,9 @@ from ledger.domain.errors import CampaignNotFound, DepositNotFound
 from ledger.domain.file_runs import Campaign, DecrementFile, campaign_id
 from ledger.domain.identifiers import Siret
 from ledger.files.campaign import run_campaign, start_campaign
-from ledger.files.deposits import REPORT_COLUMNS, DepositReport, deposit_file
+from ledger.files.deposits import DepositReport, deposit_file
 from ledger.files.reading import file_digest
 from projections import scope
-from projections.extraction import COLUMNS as EXTRACTION_COLUMNS
 from projections.extraction import extraction_rows
 
 router = APIRouter(prefix="/v1", tags=["files"])
@@ -109,7 +108,7 @@ def _report(
     lines = trailed(request, svc, principal, report.iter_lines())
     if fmt == "csv":
         return StreamingResponse(
-            csv_lines(REPORT_COLUMNS, lines),
+            csv_lines(DEPOSIT_REPORT, lines),
             status_code=status,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="report-{report.id.hex}.csv"'},
@@ -205,6 +204,6 @@ def extraction(
     return export_response(
         format,
         f"extraction-{value}-{year}",
-        EXTRACTION_COLUMNS,
+        EXTRACTION,
         trailed(request, svc, principal, rows),
     )

@@ -45,21 +45,8 @@ COLUMNS = (
     "reference",
 )
 OPTIONAL = ("hours", "days", "anticipated")
-REPORT_COLUMNS = (
-    "line",
-    "status",
-    "code",
-    "message",
-    "agent_id",
-    "decrement_id",
-    "from_reserve",
-    "from_counter",
-    "balance_after",
-)
-
 __all__ = [
     "COLUMNS",
-    "REPORT_COLUMNS",
     "DecrementFile",
     "DepositReport",
     "deposit_file",

@@ -273,8 +273,11 @@ def test_employer_agents_as_json_csv_and_xlsx(world: World) -> None:
     csv_response = world.call("own_consultation", "GET", path, params={"format": "csv"})
     assert csv_response.headers["content-type"].startswith("text/csv")
     text = csv_response.content.decode("utf-8")
-    assert text.startswith("\ufeffagent_id;balance;ceiling;reserve;status")
-    assert f"{world.agent_a};100;150;0;open" in text
+    assert text.startswith(
+        "\ufeffIdentifiant de l'agent;Compteur (h);Plafond (h);Réserve de DIF non déclaré (h);"
+        "Statut"
+    )
+    assert f"{world.agent_a};100;150;0;ouvert" in text
     xlsx = world.call(
         "own_consultation",
         "GET",

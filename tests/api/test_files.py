@@ -50,9 +50,9 @@ def test_deposit_reports_each_line_and_is_the_same_when_deposited_again(world: W
     report = world.call(
         "own_consultation", "GET", f"/v1/decrement-files/{body['deposit_id']}?format=csv"
     )
-    assert report.content.startswith("\ufeffline;status;code".encode())
+    assert report.content.startswith("\ufeffLigne;Résultat;Code".encode())
     parsed = list(csv.DictReader(io.StringIO(report.content.decode("utf-8-sig")), delimiter=";"))
-    assert [row["status"] for row in parsed] == ["applied", "applied"] + ["rejected"] * 4
+    assert [row["Résultat"] for row in parsed] == ["appliquée"] * 2 + ["rejetée"] * 4
     assert (
         world.call("other_gestion", "GET", f"/v1/decrement-files/{body['deposit_id']}").status_code
         == 404
@@ -108,14 +108,14 @@ def test_extraction_rows_match_the_employer_index(world: World) -> None:
     index = world.call(
         "own_consultation", "GET", f"/v1/employers/{OWN}/agents", params={"year": LAST_YEAR}
     ).json()["items"]
-    assert {row["agent_id"] for row in rows} == {item["agent_id"] for item in index}
-    assert [row["kind"] for row in rows] == [
-        "Registered",
-        "DifConverted",
-        "AcquisitionLineRecorded",
-        "Decremented",
+    assert {row["Identifiant de l'agent"] for row in rows} == {item["agent_id"] for item in index}
+    assert [row["Mouvement"] for row in rows] == [  # in French for spreadsheets
+        "Inscription",
+        "Conversion du DIF",
+        "Alimentation",
+        "Décrémentation",
     ]
-    assert rows[0]["nir"] == world.nir_a and rows[-1]["balance_after"] == "96"
+    assert rows[0]["NIR"] == world.nir_a and rows[-1]["Compteur après (h)"] == "96"
     xlsx = world.call(
         "own_consultation", "GET", f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}&format=xlsx"
     )
@@ -126,3 +126,27 @@ def test_extraction_rows_match_the_employer_index(world: World) -> None:
         ).status_code
         == 404
     )
+
+
+def test_spreadsheets_have_real_types_french_labels_and_frozen_filtered_headers(
+    world: World,
+) -> None:
+    import openpyxl
+
+    path = f"/v1/employers/{OWN}/extraction?year={LAST_YEAR}"
+    xlsx = world.call("own_consultation", "GET", f"{path}&format=xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[1]]
+    assert header[:4] == ["Identifiant de l'agent", "NIR", "Nom de naissance", "Prénom"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref is not None
+    row = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
+    assert row["NIR"].data_type == "s" and row["NIR"].value == world.nir_a  # text, not a number
+    assert row["SIRET du mouvement"].value in (None, OWN)
+    assert isinstance(row["Compteur (h)"].value, int | float)
+    assert row["Date de naissance"].is_date and row["Date d'effet"].is_date
+    assert row["Mouvement"].value == "Inscription"
+    text = world.call("own_consultation", "GET", path).content.decode("utf-8-sig")
+    assert text.splitlines()[1].count(";") == len(header) - 1
+    assert ";01/03/1985;" in text  # dates as JJ/MM/AAAA
+    assert "\r\n" in text

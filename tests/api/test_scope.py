@@ -48,7 +48,7 @@ def listed(world: World, who: str, year: int) -> set[str]:
     exported = world.call(who, "GET", f"/v1/employers/{OWN}/agents?year={year}&format=csv")
     rows = csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig")), delimiter=";")
     in_json = {item["agent_id"] for item in page.json()["items"]}
-    assert in_json == {row["agent_id"] for row in rows}, f"JSON and CSV differ for {year}"
+    assert in_json == {row["Identifiant de l'agent"] for row in rows}, f"JSON, CSV differ: {year}"
     return in_json
 
 
@@ -56,7 +56,7 @@ def extracted(world: World, who: str, year: int) -> set[str]:
     response = world.call(who, "GET", f"/v1/employers/{OWN}/extraction?year={year}")
     assert response.status_code == 200
     rows = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";")
-    return {row["agent_id"] for row in rows}
+    return {row["Identifiant de l'agent"] for row in rows}
 
 
 def test_one_rule_for_every_read_of_an_employer(world: World) -> None:

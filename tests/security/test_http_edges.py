@@ -150,9 +150,9 @@ def test_exports_carry_no_live_formula(deployment: Deployment) -> None:
     cells = [cell for row in sheet.iter_rows() for cell in row if cell.value == formula]
     assert cells and all(cell.data_type == "s" for cell in cells)  # text, not a formula
     rows = list(csv.DictReader(io.StringIO(text.content.decode("utf-8-sig")), delimiter=";"))
-    mine = [row for row in rows if row["agent_id"] == agent]
-    assert mine and all(row["birth_name"] == "'" + formula for row in mine)
-    assert all(row["first_name"] == "'+1" for row in mine)
+    mine = [row for row in rows if row["Identifiant de l'agent"] == agent]
+    assert mine and all(row["Nom de naissance"] == "'" + formula for row in mine)
+    assert all(row["Prénom"] == "'+1" for row in mine)
 
 
 # ------------------------------------------------------------------ 8. scope
