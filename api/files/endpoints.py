@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from api.auth import Authenticated, OperatorOnly, Svc, Writer
 from api.bootstrap import Services
@@ -34,22 +35,46 @@ from projections import scope
 from projections.extraction import extraction_rows
 
 router = APIRouter(prefix="/v1", tags=["files"])
-CSV_BODY = {
+FILE_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "The file (CSV or XLSX, told apart by content), as the body or as the "
+        "`file` field of a form (`curl -F file=@…`)",
+        "content": {
+            "text/csv": BINARY,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": BINARY,
+            "application/octet-stream": BINARY,
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
     }
 }
 
 
 async def save_body(request: Request, directory: str) -> Path:
-    """The uploaded file, streamed to disk (the edge stops it at its size limit)."""
-    path = Path(directory) / "upload.csv"
+    """The uploaded file, streamed to disk (the edge stops it at its size limit): the raw body,
+    or the ``file`` field of a multipart form."""
+    path = Path(directory) / "upload"
     size = 0
-    with path.open("wb") as out:
-        async for block in request.stream():
-            size += len(block)
-            out.write(block)
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise ApiProblem(422, "empty_file", "the form needs the file in a `file` field")
+            with path.open("wb") as out:
+                while block := await upload.read(1 << 16):
+                    size += len(block)
+                    out.write(block)
+    else:
+        with path.open("wb") as out:
+            async for block in request.stream():
+                size += len(block)
+                out.write(block)
     if size == 0:
         raise ApiProblem(422, "empty_file", "the request body must be the CSV file")
     return path
@@ -59,7 +84,7 @@ async def save_body(request: Request, directory: str) -> Path:
     "/decrement-files",
     status_code=201,
     response_model=DepositReportOut,
-    openapi_extra=CSV_BODY,
+    openapi_extra=FILE_BODY,
     summary="Deposit a decrement file (gestion, operator): the per-line report",
 )
 async def deposit(
@@ -137,7 +162,7 @@ def _deposit_from(svc: Services, principal: Principal, deposit: uuid.UUID) -> De
     "/campaigns",
     status_code=202,
     response_model=CampaignRun,
-    openapi_extra=CSV_BODY,
+    openapi_extra=FILE_BODY,
     summary="Import a campaign file (operator): runs in the background; poll its id",
 )
 async def start(

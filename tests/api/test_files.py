@@ -150,3 +150,76 @@ def test_spreadsheets_have_real_types_french_labels_and_frozen_filtered_headers(
     assert text.splitlines()[1].count(";") == len(header) - 1
     assert ";01/03/1985;" in text  # dates as JJ/MM/AAAA
     assert "\r\n" in text
+
+
+def xlsx_of(rows: list[list[object]]) -> bytes:
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = workbook.add_worksheet()
+    day = workbook.add_format({"num_format": "dd/mm/yyyy"})  # as a spreadsheet user types dates
+    for index, row in enumerate(rows):
+        for column, value in enumerate(row):
+            sheet.write(index, column, value, day if hasattr(value, "year") else None)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def test_files_come_as_xlsx_or_as_a_form_and_other_kinds_are_named(world: World) -> None:
+    from datetime import datetime
+
+    rows: list[list[object]] = [
+        HEADER.split(";"),
+        [
+            int(world.nir_a),
+            "Martin",
+            "Anne",
+            datetime(1985, 3, 1),
+            OWN,
+            4,
+            "",
+            START,
+            END,
+            "X",
+            "R",
+        ],
+    ]
+    workbook = xlsx_of(rows)
+    as_body = world.call(  # sent as CSV by mistake: its content says XLSX
+        "own_gestion",
+        "POST",
+        "/v1/decrement-files",
+        content=workbook,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert as_body.status_code == 201, as_body.text
+    assert [line["status"] for line in as_body.json()["report"]] == ["applied"], as_body.text
+    text = "\n".join([HEADER, f"{world.nir_a};Martin;Anne;1985-03-01;{OWN};2;;{START};{END};Y;R"])
+    as_form = world.client.post(
+        "/v1/decrement-files",
+        files={"file": ("janvier.csv", text.encode(), "text/csv")},
+        headers={"Authorization": f"Bearer {world.tokens['own_gestion']}"},
+    )
+    assert as_form.status_code == 201 and as_form.json()["applied"] == 1, as_form.text
+    pdf = upload(world, "own_gestion", "/v1/decrement-files", "%PDF-1.7\n%binary")
+    assert pdf.status_code == 422 and "a PDF document" in pdf.json()["detail"]
+    assert "binary" not in pdf.text
+    campaign = xlsx_of(
+        [
+            ["nir", "birth_name", "first_name", "birth_date", "siret", "year", "hours_worked"],
+            [make_nir(611), "Neuf", "Nina", datetime(1990, 1, 1), OWN, LAST_YEAR, 1607],
+        ]
+    )
+    started = world.client.post(
+        "/v1/campaigns",
+        files={"file": ("campagne.xlsx", campaign)},
+        headers={"Authorization": f"Bearer {world.tokens['operator']}"},
+    )
+    assert started.status_code == 202
+    deadline = time.monotonic() + 30
+    path = f"/v1/campaigns/{started.json()['campaign_id']}"
+    while (state := world.call("operator", "GET", path).json())["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert (state["status"], state["applied"]) == ("finished", 1)
