@@ -5,7 +5,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     LEDGER_ENVIRONMENT=production LEDGER_DATA_DIR=/var/lib/cpf-ledger
 WORKDIR /app
-COPY pyproject.toml ./
+COPY pyproject.toml README.md LICENSE ./
 COPY ledger ledger
 COPY projections projections
 COPY api api

@@ -57,3 +57,14 @@ def test_the_image_runs_an_existing_command() -> None:
     for line in re.findall(r"^ENV (.*?)(?:\n\S|\Z)", dockerfile, re.MULTILINE | re.DOTALL):
         for key in re.findall(r"(LEDGER_\w+)=", line):
             assert key in SETTINGS
+
+
+def test_compose_names_its_images_and_reads_secrets_from_an_env_file() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "Compose v2" in text
+    for name, service in COMPOSE["services"].items():
+        assert "image" in service, name
+        if "build" in service:
+            assert service["env_file"][0]["path"] == ".env", name
+            secrets = [key for key in service.get("environment", {}) if "KEY" in key]
+            assert secrets == [], f"{name} takes secrets from the environment block"
