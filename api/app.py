@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 
 from api import observability, problems
 from api.access import endpoints as access
+from api.accounts import endpoints as accounts
 from api.agents import endpoints as agents
 from api.audit import endpoints as audit
 from api.bootstrap import bootstrap
@@ -18,6 +19,7 @@ from api.employers import endpoints as employers
 from api.files import endpoints as files
 from api.operations import endpoints as operations
 from api.regularisations import endpoints as regularisations
+from api.sessions import endpoints as sessions
 from ledger.store.settings import Settings
 
 MAX_BODY_BYTES = 1_000_000
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access,
         audit,
         files,
+        accounts,
+        sessions,
     ):
         app.include_router(module.router)
     return app

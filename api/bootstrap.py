@@ -13,7 +13,9 @@ from fastapi import Request
 from api.background import Background
 from api.idempotency import IdempotencyStore
 from ledger.access_service import AccessService
+from ledger.accounts_service import AccountService
 from ledger.application import Ledger
+from ledger.store.credentials import CredentialStore
 from ledger.store.settings import Settings
 from projections.queries import Queries
 from projections.runner import Projector
@@ -32,6 +34,7 @@ class Services:
     idempotency: IdempotencyStore
     trail: ReadTrail
     checkpoints: CheckpointStore
+    accounts: AccountService
     background: Background = field(default_factory=Background)
 
     def close(self, timeout: float = 30.0) -> None:
@@ -47,15 +50,17 @@ def bootstrap(settings: Settings | None = None) -> Services:
     ledger = Ledger(settings)
     projector = Projector(ledger)
     store = projector.store
+    access = AccessService(ledger)
     return Services(
         settings=settings,
         ledger=ledger,
-        access=AccessService(ledger),
+        access=access,
         projector=projector,
         queries=Queries(store),
         idempotency=IdempotencyStore(store),
         trail=ReadTrail(store),
         checkpoints=CheckpointStore(store),
+        accounts=AccountService(ledger, access, CredentialStore(store), settings),
     )
 
 

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.domain import errors
+from ledger.domain import accounts, errors
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("cpf_ledger.api")
@@ -50,6 +50,11 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.RetroactiveDeclaration: 409,
     errors.RegularisationTooLarge: 409,
     errors.RegularisationAboveFullYear: 409,
+    accounts.InvalidCredentials: 401,
+    accounts.TooManyAttempts: 429,
+    accounts.InvalidActivation: 422,
+    accounts.EmailAlreadyUsed: 409,
+    accounts.AccountConflict: 409,
 }
 
 TITLES = {
@@ -60,6 +65,7 @@ TITLES = {
     409: "Conflict",
     413: "Content Too Large",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -104,7 +110,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, exc: errors.DomainError) -> JSONResponse:
         details = {k: v for k, v in exc.details.items() if isinstance(v, int | str | list)}
-        return problem(status_of(exc), exc.code, exc.message, extra=details)
+        retry = {"Retry-After": str(details["retry"])} if "retry" in details else None
+        return problem(status_of(exc), exc.code, exc.message, retry, extra=details)
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:

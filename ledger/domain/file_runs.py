@@ -214,5 +214,78 @@ class Campaign(Aggregate):
         return result
 
 
+class UserFile(Aggregate):
+    """A deposited habilitation file (habilitation en masse): the people it enabled, line by
+    line. The report never holds an activation code: those are shown once, to the depositor."""
+
+    class Event(FileEvent):
+        pass
+
+    class Deposited(Aggregate.Created, Event):
+        file_sha256: str
+        filename: str
+        scope: str
+
+    class LinesReported(Event):
+        lines: list[dict[str, Any]]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.lines.extend(self.lines)
+
+    class Completed(Event):
+        def apply(self, aggregate: Any) -> None:
+            aggregate.completed = True
+
+    def __init__(self, file_sha256: str, filename: str, scope: str) -> None:
+        self.file_sha256 = file_sha256
+        self.filename = filename
+        self.scope = scope
+        self.lines: list[dict[str, Any]] = []
+        self.completed = False
+
+    @classmethod
+    def deposit(
+        cls, digest: str, filename: str, scope: str, provenance: dict[str, Any]
+    ) -> UserFile:
+        return cls._create(
+            cls.Deposited,
+            id=user_file_id(scope, digest),
+            file_sha256=digest,
+            filename=filename,
+            scope=scope,
+            provenance=provenance,
+        )
+
+    def report(self, lines: list[dict[str, Any]], provenance: dict[str, Any]) -> None:
+        if lines and not self.completed:
+            self.trigger_event(self.LinesReported, lines=lines, provenance=provenance)
+
+    def complete(self, provenance: dict[str, Any]) -> None:
+        if not self.completed:
+            self.trigger_event(self.Completed, provenance=provenance)
+
+    @property
+    def last_line(self) -> int:
+        return int(self.lines[-1]["line"]) if self.lines else 1
+
+    def summary(self) -> dict[str, Any]:
+        statuses = [line["status"] for line in self.lines]
+        return {
+            "deposit_id": self.id.hex,
+            "filename": self.filename,
+            "file_sha256": self.file_sha256,
+            "completed": self.completed,
+            "lines": len(self.lines),
+            "applied": statuses.count("applied"),
+            "rejected": statuses.count("rejected"),
+        }
+
+
+def user_file_id(scope: str, digest: str) -> uuid.UUID:
+    """The same habilitation file deposited by the same establishment is the same deposit."""
+    return uuid.uuid5(NAMESPACE, f"user-file:{scope}:{digest}")
+
+
 pin_topics("ledger.deposits", DecrementFile)
+pin_topics("ledger.user_files", UserFile)
 pin_topics("ledger.campaigns", Campaign)
