@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# Development over http://127.0.0.1: the session cookie goes without its Secure flag here only.
 run: install
 	$(BIN)/cpf-ledger demo load --if-empty
-	$(BIN)/cpf-ledger serve
+	$(BIN)/cpf-ledger demo login
+	LEDGER_SESSION_COOKIE_SECURE=false $(BIN)/cpf-ledger serve
 
 test: install
 	$(BIN)/pytest

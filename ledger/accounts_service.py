@@ -382,10 +382,11 @@ class AccountService:
             raise unknown
         return account
 
-    def start_activation(self, email: str, code: str) -> Enrolment:
-        """Check the code and give the second factor to enrol (the code is not used yet)."""
+    def start_activation(self, email: str, code: str, secret: str | None = None) -> Enrolment:
+        """Check the code and give the second factor to enrol (the code is not used yet).
+        ``secret`` is for the demo logins only: people always get a random one."""
         account = self._pending(email, code)
-        enrolment = self.second_factor.enrolment(account.email)
+        enrolment = self.second_factor.enrolment(account.email, secret)
         self.store.put(account.id.hex, self.now(), pending_totp=enrolment.secret)
         return enrolment
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.access.schemas import Me
 from api.schemas import Input
 from ledger.domain.access import Profile
 
@@ -91,13 +92,8 @@ class LoginIn(Input):
     )
 
 
-class SessionOut(BaseModel):
+class SessionOut(Me):
     user_id: str | None
-    role: str
-    name: str
-    siret: str | None
-    profile: str | None
-    sirets: list[str]
     csrf_token: str = Field(description="Send it as X-CSRF-Token on every unsafe request")
     expires_at: str
     idle_expires_at: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import access, audit, db, files, views
+from api.cli import access, audit, db, files, users, views
 
 app = typer.Typer(
     help="CPF Ledger: training-hour counters of French public agents.", no_args_is_help=True
@@ -12,6 +12,7 @@ app = typer.Typer(
 app.add_typer(views.app, name="projections")
 app.add_typer(access.keys, name="keys")
 app.add_typer(access.establishments, name="establishments")
+app.add_typer(users.app, name="users")
 app.add_typer(files.campaign, name="campaign")
 app.add_typer(files.decrements, name="decrements")
 app.add_typer(files.demo, name="demo")
@@ -30,6 +31,10 @@ def serve(
     import uvicorn
 
     from api.observability import configure_logging
+    from ledger.store.settings import Settings
+
+    if not Settings().session_cookie_secure and host not in ("127.0.0.1", "localhost", "::1"):
+        raise typer.BadParameter("LEDGER_SESSION_COOKIE_SECURE=false is for 127.0.0.1 only")
 
     configure_logging()
     uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_config=None)

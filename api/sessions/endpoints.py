@@ -13,6 +13,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from api.access.endpoints import me
 from api.accounts.schemas import (
     ActivationIn,
     EnrolmentIn,
@@ -41,12 +42,8 @@ def _session_out(
     principal: Principal, csrf: str, expires: datetime, idle: datetime
 ) -> dict[str, object]:
     return {
+        **me(principal).model_dump(),  # the principal shown back to itself, as /v1/me does
         "user_id": principal.user_id,
-        "role": principal.role,
-        "name": principal.name,
-        "siret": principal.siret,
-        "profile": principal.profile,
-        "sirets": sorted(principal.sirets),
         "csrf_token": csrf,
         "expires_at": expires.isoformat(),
         "idle_expires_at": idle.isoformat(),
