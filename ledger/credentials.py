@@ -64,6 +64,11 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+def _is_text(value: str) -> bool:
+    """Printable characters that encode (a lone surrogate from JSON does not)."""
+    return value.isprintable()
+
+
 @functools.cache
 def common_passwords() -> frozenset[str]:
     """The common-password list Django ships (read once)."""
@@ -91,6 +96,8 @@ class Passwords:
             raise WeakPassword(f"a password has at least {self.min_length} characters")
         if len(password) > MAX_PASSWORD_LENGTH:
             raise WeakPassword(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+        if not _is_text(password):
+            raise WeakPassword("a password is text: no control character")
         if password.lower().strip() in common_passwords():
             raise WeakPassword("this password is too common: it appears in breached lists")
 
@@ -99,7 +106,7 @@ class Passwords:
 
     def verify(self, stored: str | None, password: str) -> bool:
         """Whether ``password`` matches ``stored``; without a stored hash, as long to say no."""
-        if len(password) > MAX_PASSWORD_LENGTH:
+        if len(password) > MAX_PASSWORD_LENGTH or not _is_text(password):
             return False
         try:
             return self.hasher.verify(stored or self._dummy, password) and stored is not None

@@ -145,8 +145,8 @@ class Account(Aggregate):
         siret: str | None,
         provenance: dict[str, Any],
     ) -> Account:
-        if not name.strip():
-            raise errors.InvalidInput("a person needs a name")
+        if not name.strip() or not name.isprintable():
+            raise errors.InvalidInput("a person needs a name, in printable characters")
         if (role is Role.EMPLOYER) != (siret is not None):
             raise errors.InvalidInput("an employer's account belongs to an establishment")
         return cls._create(
