@@ -117,11 +117,11 @@ def session_of(request: Request, svc: Services) -> SessionRow | None:
 
 def check_same_site(request: Request) -> None:
     """Sessions never authorise a cross-site request: refused when the browser says it is one
-    (``Sec-Fetch-Site``) or the ``Origin`` is another site's."""
+    (``Sec-Fetch-Site``) or the ``Origin`` is another site's (or hidden: ``null``)."""
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise ApiProblem(403, "cross_site_request", "a session does not serve cross-site requests")
     origin = request.headers.get("origin")
-    if origin and origin != "null":
+    if origin:
         host = request.headers.get("host", "")
         if origin.split("://", 1)[-1] != host:
             raise ApiProblem(403, "cross_site_request", "a session does not serve other origins")
