@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -37,10 +38,10 @@ def test_the_printed_demo_logins_sign_in_at_once(svc: Services) -> None:
     assert admin is not None and svc.accounts.profile_of(admin) is Profile.ADMINISTRATION
 
 
-def test_demo_login_prints_them(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    if settings.uses_postgres:
-        pytest.skip("the command reads the environment's store: the embedded one is enough")
-    monkeypatch.setenv("LEDGER_DATA_DIR", str(settings.data_dir))
+def test_demo_login_prints_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the embedded store the command line uses by default."""
+    monkeypatch.delenv("LEDGER_DATABASE_URL", raising=False)
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("LEDGER_ARGON2_MEMORY_KIB", "1024")
     from api.cli import common
 
