@@ -35,7 +35,50 @@ class FileEvent(Aggregate.Event):
     provenance: dict[str, Any]
 
 
-class DecrementFile(Aggregate):
+class LineReports:
+    """What a deposited file's aggregate does with its report, line by line (its own
+    ``LinesReported`` and ``Completed`` events keep their topics)."""
+
+    id: uuid.UUID
+    filename: str
+    file_sha256: str
+    lines: list[dict[str, Any]]
+    completed: bool
+    LinesReported: Any
+    Completed: Any
+    trigger_event: Any
+
+    def report(self, lines: list[dict[str, Any]], provenance: dict[str, Any]) -> None:
+        """Keep the outcome of a chunk of lines (in line order)."""
+        if self.completed:
+            raise errors.InvalidInput("this deposit is already complete")
+        if lines:
+            self.trigger_event(self.LinesReported, lines=lines, provenance=provenance)
+
+    def complete(self, provenance: dict[str, Any]) -> None:
+        if not self.completed:
+            self.trigger_event(self.Completed, provenance=provenance)
+
+    @property
+    def last_line(self) -> int:
+        """The last line reported so far (1, the header, before any)."""
+        return int(self.lines[-1]["line"]) if self.lines else 1
+
+    def counts(self) -> dict[str, Any]:
+        """The deposit and how many of its lines were applied and rejected."""
+        statuses = [line["status"] for line in self.lines]
+        return {
+            "deposit_id": self.id.hex,
+            "filename": self.filename,
+            "file_sha256": self.file_sha256,
+            "completed": self.completed,
+            "lines": len(self.lines),
+            "applied": statuses.count("applied"),
+            "rejected": statuses.count("rejected"),
+        }
+
+
+class DecrementFile(LineReports, Aggregate):
     """A deposited decrement file and its per-line report."""
 
     class Event(FileEvent):
@@ -81,32 +124,9 @@ class DecrementFile(Aggregate):
             provenance=provenance,
         )
 
-    def report(self, lines: list[dict[str, Any]], provenance: dict[str, Any]) -> None:
-        """Keep the outcome of a chunk of lines (in line order)."""
-        if self.completed:
-            raise errors.InvalidInput("this deposit is already complete")
-        if lines:
-            self.trigger_event(self.LinesReported, lines=lines, provenance=provenance)
-
-    def complete(self, provenance: dict[str, Any]) -> None:
-        if not self.completed:
-            self.trigger_event(self.Completed, provenance=provenance)
-
-    @property
-    def last_line(self) -> int:
-        """The last line reported so far (1, the header, before any)."""
-        return int(self.lines[-1]["line"]) if self.lines else 1
-
     def summary(self) -> dict[str, Any]:
-        statuses = [line["status"] for line in self.lines]
         return {
-            "deposit_id": self.id.hex,
-            "filename": self.filename,
-            "file_sha256": self.file_sha256,
-            "completed": self.completed,
-            "lines": len(self.lines),
-            "applied": statuses.count("applied"),
-            "rejected": statuses.count("rejected"),
+            **self.counts(),
             "hours_from_reserve": sum(line.get("from_reserve") or 0 for line in self.lines),
             "hours_from_counter": sum(line.get("from_counter") or 0 for line in self.lines),
         }
@@ -214,7 +234,7 @@ class Campaign(Aggregate):
         return result
 
 
-class UserFile(Aggregate):
+class UserFile(LineReports, Aggregate):
     """A deposited habilitation file (habilitation en masse): the people it enabled, line by
     line. The report never holds an activation code: those are shown once, to the depositor."""
 
@@ -256,29 +276,8 @@ class UserFile(Aggregate):
             provenance=provenance,
         )
 
-    def report(self, lines: list[dict[str, Any]], provenance: dict[str, Any]) -> None:
-        if lines and not self.completed:
-            self.trigger_event(self.LinesReported, lines=lines, provenance=provenance)
-
-    def complete(self, provenance: dict[str, Any]) -> None:
-        if not self.completed:
-            self.trigger_event(self.Completed, provenance=provenance)
-
-    @property
-    def last_line(self) -> int:
-        return int(self.lines[-1]["line"]) if self.lines else 1
-
     def summary(self) -> dict[str, Any]:
-        statuses = [line["status"] for line in self.lines]
-        return {
-            "deposit_id": self.id.hex,
-            "filename": self.filename,
-            "file_sha256": self.file_sha256,
-            "completed": self.completed,
-            "lines": len(self.lines),
-            "applied": statuses.count("applied"),
-            "rejected": statuses.count("rejected"),
-        }
+        return self.counts()
 
 
 def user_file_id(scope: str, digest: str) -> uuid.UUID:
