@@ -15,7 +15,7 @@ from api.idempotency import IdempotencyStore
 from ledger.access_service import AccessService
 from ledger.accounts_service import AccountService
 from ledger.application import Ledger
-from ledger.store.credentials import CredentialStore
+from ledger.store.credentials import CredentialStore, SecretSealer
 from ledger.store.settings import Settings
 from projections.queries import Queries
 from projections.runner import Projector
@@ -60,7 +60,9 @@ def bootstrap(settings: Settings | None = None) -> Services:
         idempotency=IdempotencyStore(store),
         trail=ReadTrail(store),
         checkpoints=CheckpointStore(store),
-        accounts=AccountService(ledger, access, CredentialStore(store), settings),
+        accounts=AccountService(
+            ledger, access, CredentialStore(store, SecretSealer(ledger.cipher.keys)), settings
+        ),
     )
 
 

@@ -490,6 +490,7 @@ class AccountService:
         if factor is None:
             self._failed(account, ref, "second_factor", now)
         session = self._open(account, now, replacing)
+        self.forget_expired_sessions()
         if stored.password_hash and self.passwords.needs_rehash(stored.password_hash):
             self.store.put(account.id.hex, now, password_hash=self.passwords.hash(password))
 

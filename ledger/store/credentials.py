@@ -5,8 +5,9 @@ changed, a code is used up, a session expires) and must never be in an immutable
 live in two tables beside the views:
 
 - ``account_credentials``: per account, its status as the events last left it (a fail-closed
-  copy checked on every request), the Argon2id hash of the password, the TOTP secret and the
-  last time step used, SHA-256 digests of the pending activation code and of the recovery codes;
+  copy checked on every request), the Argon2id hash of the password, the TOTP secret (sealed
+  with AES-256-GCM under ``LEDGER_IDENTITY_KEYS`` when they are set) and the last time step used,
+  SHA-256 digests of the pending activation code and of the recovery codes;
 - ``sessions``: SHA-256 of each session id (the cookie), its CSRF token, its times.
 
 The tables are created on the store the composition root gives (the views' database: the same
@@ -15,6 +16,8 @@ PostgreSQL database as the events, or an SQLite file beside them).
 
 from __future__ import annotations
 
+import base64
+import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -22,6 +25,39 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ledger.domain.errors import InvalidInput
+
+SEALED = "sealed:"
+AAD = b"cpf-ledger second factor v1"
+SECRET_COLUMNS = ("totp_secret", "pending_totp")
+
+
+class SecretSealer:
+    """Seals the second factors' secrets at rest with the identity keys (AES-256-GCM): the
+    first key seals, the others open older values; without keys, values are kept as they are."""
+
+    def __init__(self, keys: dict[str, bytes]) -> None:
+        self.keys = keys
+        self.current = next(iter(keys), None)
+
+    def seal(self, value: str) -> str:
+        if self.current is None:
+            return value
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.keys[self.current]).encrypt(nonce, value.encode(), AAD)
+        parts = (self.current, base64.b64encode(nonce).decode(), base64.b64encode(sealed).decode())
+        return SEALED + ":".join(parts)
+
+    def open(self, stored: str) -> str:
+        if not stored.startswith(SEALED):
+            return stored
+        key_id, nonce, sealed = stored.removeprefix(SEALED).split(":")
+        key = self.keys.get(key_id)
+        if key is None:
+            raise InvalidInput(f"identity key {key_id!r} is not configured")
+        return AESGCM(key).decrypt(base64.b64decode(nonce), base64.b64decode(sealed), AAD).decode()
 
 
 class Cursor(Protocol):
@@ -83,8 +119,9 @@ class CredentialStore:
         "recovery_digests",
     )
 
-    def __init__(self, store: Transactional) -> None:
+    def __init__(self, store: Transactional, sealer: SecretSealer | None = None) -> None:
         self.store = store
+        self.sealer = sealer or SecretSealer({})
         with store.transaction() as cur:
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS account_credentials (account_id TEXT PRIMARY KEY, "
@@ -117,10 +154,16 @@ class CredentialStore:
         values["totp_last_step"] = (
             None if values["totp_last_step"] is None else int(values["totp_last_step"])
         )
+        for name in SECRET_COLUMNS:
+            if values[name] is not None:
+                values[name] = self.sealer.open(values[name])
         return Credentials(**values)
 
     def put(self, account_id: str, now: datetime, **changes: Any) -> None:
         """Create the account's row or change some of its columns."""
+        for name in SECRET_COLUMNS:
+            if changes.get(name) is not None:
+                changes[name] = self.sealer.seal(changes[name])
         if "recovery_digests" in changes:
             changes["recovery_digests"] = orjson.dumps(list(changes["recovery_digests"])).decode()
         names = list(changes)

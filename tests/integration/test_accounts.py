@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pyotp
 import pytest
+from pydantic import SecretStr
 
 from api.bootstrap import Services, bootstrap
 from ledger.accounts_service import EnrolmentRequired, InvalidSecondFactor
@@ -296,3 +297,21 @@ def test_a_person_changes_the_password_and_renews_the_second_factor(svc: Service
     )
     history = kinds(svc, person.user_id)
     assert "PasswordChanged" in history and "SecondFactorRenewed" in history
+
+
+def test_second_factor_secrets_are_sealed_at_rest_with_the_identity_keys(
+    settings: Settings,
+) -> None:
+    keyed = cheap(settings, identity_keys=SecretStr("k1:" + "ab" * 32))
+    services = bootstrap(keyed)
+    try:
+        services.accounts.clock = clock = Clock()
+        person = activated(services.accounts, "op@cdc.fr")
+        with services.projector.store.transaction(write=False) as cur:
+            kept = cur.execute("SELECT totp_secret FROM account_credentials").fetchall()
+        assert kept and all(row[0].startswith("sealed:k1:") for row in kept)
+        assert person.secret not in str(kept)
+        session = services.accounts.login(person.email, PASSWORD, person.code(clock.now, 1), HOME)
+        assert services.accounts.session(session.session_id) is not None
+    finally:
+        services.close()
