@@ -24,9 +24,12 @@ $(DEV_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(DEV_STAMP)
 
+# Development over http://127.0.0.1: only there does the session cookie go without its Secure flag.
 run: install
 	$(BIN)/cpf-ledger demo load --if-empty
-	$(BIN)/cpf-ledger serve --host $(HOST) --port $(PORT)
+	$(BIN)/cpf-ledger demo login
+	LEDGER_SESSION_COOKIE_SECURE=$(if $(filter 127.0.0.1,$(HOST)),false,true) \
+		$(BIN)/cpf-ledger serve --host $(HOST) --port $(PORT)
 
 test: install-dev
 	$(BIN)/pytest

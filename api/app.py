@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import docs, observability, problem_types, problems
 from api.access import endpoints as access
+from api.accounts import endpoints as accounts
 from api.agents import endpoints as agents
 from api.audit import endpoints as audit
 from api.auth import authenticate_at_the_edge
@@ -20,6 +21,7 @@ from api.employers import endpoints as employers
 from api.files import endpoints as files
 from api.operations import endpoints as operations
 from api.regularisations import endpoints as regularisations
+from api.sessions import endpoints as sessions
 from ledger.store.settings import Settings
 from projections.follower import follow
 
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access,
         audit,
         files,
+        accounts,
+        sessions,
     ):
         app.include_router(module.router)
     return app

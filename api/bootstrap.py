@@ -13,7 +13,9 @@ from fastapi import Request
 from api.background import Background
 from api.idempotency import IdempotencyStore
 from ledger.access_service import AccessService
+from ledger.accounts_service import AccountService
 from ledger.application import Ledger
+from ledger.store.credentials import CredentialStore, SecretSealer
 from ledger.store.settings import Settings
 from projections.follower import Health
 from projections.queries import Queries
@@ -34,6 +36,7 @@ class Services:
     trail: ReadTrail
     checkpoints: CheckpointStore
     health: Health
+    accounts: AccountService
     background: Background = field(default_factory=Background)
 
     def close(self, timeout: float = 30.0) -> None:
@@ -49,16 +52,20 @@ def bootstrap(settings: Settings | None = None) -> Services:
     ledger = Ledger(settings)
     projector = Projector(ledger)
     store = projector.store
+    access = AccessService(ledger)
     return Services(
         settings=settings,
         ledger=ledger,
-        access=AccessService(ledger),
+        access=access,
         projector=projector,
         queries=Queries(store),
         idempotency=IdempotencyStore(store),
         trail=ReadTrail(store),
         checkpoints=CheckpointStore(store),
         health=Health(store),
+        accounts=AccountService(
+            ledger, access, CredentialStore(store, SecretSealer(ledger.cipher.keys)), settings
+        ),
     )
 
 

@@ -27,6 +27,9 @@ MAX_BODY_BYTES = 1_000_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 FILE_ROUTES = frozenset({"/v1/decrement-files", "/v1/campaigns"})
 CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+OPEN_PATHS = frozenset({"/v1/sessions", "/v1/activations", "/v1/activations/enrolment"})
+"""The /v1 paths a person reaches with no credentials yet: signing in and activating (the
+authorisation matrix checks these are all the public /v1 routes)."""
 
 
 class BodyTooLarge(HTTPException):
@@ -112,7 +115,7 @@ class Edge:
                 send, 413, "body_too_large", f"request bodies are limited to {limit} bytes"
             )
             return
-        if path.startswith("/v1/") and self.authenticate is not None:
+        if path.startswith("/v1/") and path not in OPEN_PATHS and self.authenticate is not None:
             try:
                 refusal = await self._refuse_unauthenticated(scope, headers)
             except Exception:  # the store is down or busy: fail fast, the client retries

@@ -217,3 +217,14 @@ DEPOSIT_REPORT = (
     Column("from_counter", "Heures prises sur le compteur", "number", 14),
     Column("balance_after", "Compteur après (h)", "number", 12),
 )
+HABILITATION_REPORT = (
+    Column("line", "Ligne", "number", 8),
+    Column("status", "Résultat", "result", 11),
+    Column("code", "Code", width=24),
+    Column("message", "Motif", width=50),
+    Column("user_id", "Identifiant de l'utilisateur", width=38),
+    Column("email", "Courriel", width=30),
+    Column("siret", "SIRET", width=16),
+    Column("profile", "Profil", width=16),
+    Column("activation", "Code d'activation (montré une fois)", width=28),
+)

@@ -29,6 +29,69 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
         "profiles only read; administration is needed to manage users, keys and delegations).",
         "Use a key of a user with the right profile.",
     ),
+    "invalid_credentials": (
+        401,
+        "The e-mail, the password or the second factor is wrong (which one is not said).",
+        "Try again; after a few failures the account and the address wait before the next try.",
+    ),
+    "too_many_attempts": (
+        429,
+        "Too many failed sign-ins for this account or from this address: it waits a while.",
+        "Retry after `Retry-After` seconds; an administrator can reset the account.",
+    ),
+    "session_expired": (
+        401,
+        "The session has ended (idle or absolute expiry, sign-out, deactivation).",
+        "Sign in again.",
+    ),
+    "cross_site_request": (
+        403,
+        "A session never serves a request another site made (Origin, Sec-Fetch-Site).",
+        "Use the console's own pages, or an API key for software.",
+    ),
+    "csrf_refused": (
+        403,
+        "A request that changes something with a session must carry its CSRF token.",
+        "Send the session's token in `X-CSRF-Token` (or the form's hidden field).",
+    ),
+    "enrolment_required": (
+        409,
+        "The second factor must be enrolled before the account is activated.",
+        "Enrol the second factor (scan the QR code), then send a code from it.",
+    ),
+    "invalid_activation": (
+        422,
+        "The activation code is unknown, already used or expired.",
+        "Ask the administrator for a new activation code.",
+    ),
+    "weak_password": (
+        422,
+        "The password is too short or among the common ones.",
+        "Choose a longer, uncommon passphrase.",
+    ),
+    "invalid_second_factor": (
+        422,
+        "The second-factor code is wrong, or was already used in its time window.",
+        "Enter the next code your authenticator shows.",
+    ),
+    "invalid_email": (422, "The e-mail address is not valid.", "Check it."),
+    "email_already_used": (
+        409,
+        "An account already uses this e-mail address.",
+        "Use another address, or manage the existing account.",
+    ),
+    "account_state_conflict": (
+        409,
+        "The account is not in a state that allows this (already active, deactivated…).",
+        "Read `detail`.",
+    ),
+    "account_not_found": (404, "No such account in your scope.", "Check the user id."),
+    "invalid_profile": (
+        422,
+        "A habilitation line names an unknown profile.",
+        "Use consultation, gestion or administration.",
+    ),
+    "missing_field": (422, "A habilitation line lacks a required field.", "Fill it in."),
     # input
     "invalid_request": (
         422,

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.domain import errors
+from ledger.domain import accounts, errors
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("cpf_ledger.api")
@@ -50,6 +50,11 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.RetroactiveDeclaration: 409,
     errors.RegularisationTooLarge: 409,
     errors.RegularisationAboveFullYear: 409,
+    accounts.InvalidCredentials: 401,
+    accounts.TooManyAttempts: 429,
+    accounts.InvalidActivation: 422,
+    accounts.EmailAlreadyUsed: 409,
+    accounts.AccountConflict: 409,
 }
 
 TITLES = {
@@ -60,6 +65,7 @@ TITLES = {
     409: "Conflict",
     413: "Content Too Large",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -127,10 +133,12 @@ ERROR_STATUSES = {
     404: "Unknown, or outside the caller's scope (the same answer)",
     409: "Refused by the current state (the rules, a conflict, an idempotency key reused)",
     413: "The body is over its limit",
+    429: "Too many failed sign-ins for this account or address: retry after Retry-After",
     422: "Malformed input (each error by location; no value repeated)",
     503: "The store is unavailable or busy, or the views lag; retry (see Retry-After)",
 }
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+SIGN_IN_PATHS = frozenset({"/v1/sessions", "/v1/activations", "/v1/activations/enrolment"})
 
 # What a write returns that a later request names: OpenAPI links, so clients and stateful
 # testers can follow one operation to the next. (source method, path, status) -> targets.
@@ -213,7 +221,11 @@ def documented(schema: dict[str, Any]) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            statuses = (422, 503) if path in PUBLIC_PATHS else ERROR_STATUSES
+            statuses = [
+                status
+                for status in ((422, 503) if path in PUBLIC_PATHS else ERROR_STATUSES)
+                if status != 429 or path in SIGN_IN_PATHS
+            ]
             for status in statuses:
                 responses[str(status)] = {
                     "description": ERROR_STATUSES[status],
@@ -250,7 +262,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, exc: errors.DomainError) -> JSONResponse:
         details = {k: v for k, v in exc.details.items() if isinstance(v, int | str | list)}
-        return problem(status_of(exc), exc.code, exc.message, extra=details)
+        retry = {"Retry-After": str(details["retry"])} if "retry" in details else None
+        return problem(status_of(exc), exc.code, exc.message, retry, extra=details)
 
     @app.exception_handler(ApiProblem)
     async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:

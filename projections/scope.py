@@ -166,6 +166,60 @@ def readable_sirets(principal: Principal) -> list[str] | None:
     return None if reads_everything(principal) else sorted(principal.sirets)
 
 
+# ---------------------------------------------------------- people's accounts
+
+
+def require_account_manager(principal: Principal, role: Role, siret: str | None) -> None:
+    """Enabling, deactivating, reactivating or resetting a person's account.
+
+    Operators manage everyone's (CDC staff's only by them). An employer's account is managed by
+    an administrator of its establishment, or of a centraliser that establishment accepted: the
+    portal's principal administrator enables the people of the establishments it manages
+    (seed 002). An establishment the caller does not act for answers 404."""
+    if is_operator(principal):
+        return
+    if principal.role != Role.EMPLOYER:
+        raise errors.Forbidden("auditors read, they never write")
+    if role is not Role.EMPLOYER or siret is None:
+        raise errors.Forbidden("only CDC operators enable CDC staff")
+    if siret not in principal.sirets:
+        raise errors.EstablishmentNotFound("no such establishment")
+    if not has_profile(principal, Profile.ADMINISTRATION):
+        raise errors.Forbidden("this needs the administration profile")
+
+
+def require_account_reader(principal: Principal, role: Role, siret: str | None) -> None:
+    """Reading a person's account (never a credential): operators and auditors, and whoever
+    may manage it."""
+    if not reads_everything(principal):
+        require_account_manager(principal, role, siret)
+
+
+def manageable_sirets(principal: Principal) -> set[str] | None:
+    """The SIRETs whose people a habilitation file of this principal may enable (None: any)."""
+    if is_operator(principal):
+        return None
+    require_profile(principal, Profile.ADMINISTRATION)
+    return set(principal.sirets)
+
+
+def habilitation_owner(principal: Principal) -> str:
+    """Whom a deposited habilitation file belongs to: the depositor's establishment, or
+    "operator"."""
+    return "operator" if is_operator(principal) else str(principal.siret)
+
+
+def is_person(principal: Principal) -> bool:
+    """A person signed in with a session (not a key)."""
+    return principal.session is not None
+
+
+def require_person(principal: Principal) -> None:
+    """What only a person does for themself: changing a password, renewing a second factor."""
+    if not is_person(principal):
+        raise errors.Forbidden("only a person signed in with a session does this")
+
+
 # ------------------------------------------------------------ agents: reads
 
 

@@ -132,12 +132,14 @@ def grant_user(
 @router.delete(
     "/establishments/{siret}/users/{user_id}",
     status_code=204,
-    summary="Remove a user (its keys stop working)",
+    summary="Remove a user: its keys and its sessions stop working at once",
 )
 def revoke_user(
     siret: str, user_id: str, request: Request, principal: AdministratorOfSiret, svc: Svc
 ) -> None:
-    svc.access.revoke_user(Siret.parse(siret).value, user_id, provenance(request, principal, None))
+    svc.accounts.remove_user(
+        Siret.parse(siret).value, user_id, provenance(request, principal, None)
+    )
 
 
 def _delegation(delegated: str, centraliser: str, state: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from psycopg_pool import PoolTimeout
 from rich.console import Console
 
-from api.cli import access, audit, db, files, views
+from api.cli import access, audit, db, files, users, views
 from api.cli.common import STORE_UNAVAILABLE
 
 STORE_ERRORS = (
@@ -61,6 +61,7 @@ def main() -> None:
 app.add_typer(views.app, name="projections")
 app.add_typer(access.keys, name="keys")
 app.add_typer(access.establishments, name="establishments")
+app.add_typer(users.app, name="users")
 app.add_typer(files.campaign, name="campaign")
 app.add_typer(files.decrements, name="decrements")
 app.add_typer(files.demo, name="demo")
@@ -79,6 +80,10 @@ def serve(
     import uvicorn
 
     from api.observability import configure_logging, prepare_multiprocess
+    from ledger.store.settings import Settings
+
+    if not Settings().session_cookie_secure and host not in ("127.0.0.1", "localhost", "::1"):
+        raise typer.BadParameter("LEDGER_SESSION_COOKIE_SECURE=false is for 127.0.0.1 only")
 
     configure_logging()
     prepare_multiprocess(workers)  # before the workers import their metrics

@@ -198,6 +198,7 @@ def demo_load(
     svc = services()
     if if_empty and (svc.ledger.recorder.max_notification_id() or 0) > 0:
         console.print("the store is not empty: no demo population loaded")
+        _demo_logins_on(svc)
         return
     population = generate(agents, establishments, seed, last_year)
     with tempfile.TemporaryDirectory() as directory:
@@ -209,3 +210,47 @@ def demo_load(
         f"{result.decrement_lines} decrements, {result.operator_movements} other movements, "
         f"{result.events} events in all"
     )
+    _demo_logins_on(svc)
+
+
+def _demo_logins_on(svc: Any) -> None:
+    """The demo logins, on a store holding the demo population (its first establishment)."""
+    from ledger.domain.errors import EstablishmentNotFound
+    from ledger.files.demo import demo_siret
+    from ledger.files.demo_logins import create_demo_logins
+
+    try:
+        svc.access.establishment(demo_siret(1))
+    except EstablishmentNotFound:
+        return
+    create_demo_logins(svc.accounts, demo_siret(1))
+
+
+@demo.command("login")
+def demo_login() -> None:
+    """Print the demo logins (development only: anyone may use them)."""
+    from ledger.files.demo import demo_siret
+    from ledger.files.demo_logins import PASSWORD, SECRET, current_code, demo_logins
+
+    accounts = services().accounts
+    found = [d for d in demo_logins(demo_siret(1)) if accounts.account_by_email(d.email)]
+    if not found:
+        console.print("no demo login in this store")
+        return
+    console.print("[bold]Demo logins[/bold] (development only), password: " + PASSWORD)
+    for login in found:
+        console.print(f"  {login.email}  ({login.who})")
+    console.print(
+        f"Second factor: add the secret {SECRET} to an authenticator application, or print "
+        "the current code with `.venv/bin/cpf-ledger demo totp`. Sign in with "
+        "POST /v1/sessions {email, password, second_factor}."
+    )
+    console.print(f"  current code: {current_code()}")
+
+
+@demo.command("totp")
+def demo_totp() -> None:
+    """The demo second factor's current code."""
+    from ledger.files.demo_logins import current_code
+
+    typer.echo(current_code())

@@ -44,7 +44,8 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: an employer user (with its SIRETs and profile), an operator or an auditor.
+    """Who is asking: an employer user (with its SIRETs and profile), an operator or an auditor,
+    through an API key or a person's session: both resolve to a principal, and only this.
 
     ``sirets`` are the establishments an employer acts for: its own and those that accepted it as
     their centraliser. What a principal may see or do is decided in ``projections.scope``.
@@ -57,6 +58,9 @@ class Principal:
     user_id: str | None = None
     profile: str | None = None
     sirets: frozenset[str] = field(default_factory=frozenset)
+    session: str | None = None
+    """A person signed in: the session's public reference (``key_id`` is then ``user:<id>``,
+    so provenance and the read trail name the person)."""
 
     @property
     def label(self) -> str:

@@ -35,7 +35,59 @@ class FileEvent(Aggregate.Event):
     provenance: dict[str, Any]
 
 
-class DecrementFile(Aggregate):
+class LineReports:
+    """What a deposited file's aggregate does with its report, line by line (its own
+    ``LinesReported`` and ``Completed`` events keep their topics). Only the counts stay in the
+    aggregate: the lines themselves are read back from the store when asked for."""
+
+    id: uuid.UUID
+    filename: str
+    file_sha256: str
+    completed: bool
+    counts: dict[str, int]
+    last_line: int  # the last line reported so far (1, the header, before any)
+    LinesReported: Any
+    Completed: Any
+    trigger_event: Any
+
+    def report(self, lines: list[dict[str, Any]], provenance: dict[str, Any]) -> None:
+        """Keep the outcome of a chunk of lines (in line order)."""
+        if self.completed:
+            raise errors.InvalidInput("this deposit is already complete")
+        if lines:
+            self.trigger_event(self.LinesReported, lines=lines, provenance=provenance)
+
+    def complete(self, provenance: dict[str, Any]) -> None:
+        if not self.completed:
+            self.trigger_event(self.Completed, provenance=provenance)
+
+    def tally(self, lines: list[dict[str, Any]]) -> None:
+        """Count a chunk's lines (applied, rejected, and any hours the counts keep)."""
+        for line in lines:
+            self.counts["lines"] += 1
+            self.counts[line["status"]] = self.counts.get(line["status"], 0) + 1
+            for name in ("from_reserve", "from_counter"):
+                if f"hours_{name}" in self.counts:
+                    self.counts[f"hours_{name}"] += line.get(name) or 0
+        if lines:
+            self.last_line = int(lines[-1]["line"])
+
+    def summary(self) -> dict[str, Any]:
+        """The deposit and how many of its lines were applied and rejected."""
+        return {
+            "deposit_id": self.id.hex,
+            "filename": self.filename,
+            "file_sha256": self.file_sha256,
+            "completed": self.completed,
+            **self.counts,
+        }
+
+
+def _counts(*names: str) -> dict[str, int]:
+    return dict.fromkeys(("lines", "applied", "rejected", *names), 0)
+
+
+class DecrementFile(LineReports, Aggregate):
     """A deposited decrement file and its per-line report."""
 
     class Event(FileEvent):
@@ -51,15 +103,7 @@ class DecrementFile(Aggregate):
         lines: list[dict[str, Any]]
 
         def apply(self, aggregate: Any) -> None:
-            # Only the counts stay in memory; the lines are read back from the store when asked.
-            counts = aggregate.counts
-            for line in self.lines:
-                counts["lines"] += 1
-                counts[line["status"]] = counts.get(line["status"], 0) + 1
-                counts["hours_from_reserve"] += line.get("from_reserve") or 0
-                counts["hours_from_counter"] += line.get("from_counter") or 0
-            if self.lines:
-                aggregate.last_line = int(self.lines[-1]["line"])
+            aggregate.tally(self.lines)
 
     class Completed(Event):
         def apply(self, aggregate: Any) -> None:
@@ -70,10 +114,8 @@ class DecrementFile(Aggregate):
         self.filename = filename
         self.principal = principal
         self.scope = scope
-        self.counts: dict[str, int] = dict.fromkeys(
-            ("lines", "applied", "rejected", "hours_from_reserve", "hours_from_counter"), 0
-        )
-        self.last_line = 1  # the last line reported so far (1, the header, before any)
+        self.counts = _counts("hours_from_reserve", "hours_from_counter")
+        self.last_line = 1
         self.completed = False
 
     @classmethod
@@ -91,26 +133,6 @@ class DecrementFile(Aggregate):
             scope=scope,
             provenance=provenance,
         )
-
-    def report(self, lines: list[dict[str, Any]], provenance: dict[str, Any]) -> None:
-        """Keep the outcome of a chunk of lines (in line order)."""
-        if self.completed:
-            raise errors.InvalidInput("this deposit is already complete")
-        if lines:
-            self.trigger_event(self.LinesReported, lines=lines, provenance=provenance)
-
-    def complete(self, provenance: dict[str, Any]) -> None:
-        if not self.completed:
-            self.trigger_event(self.Completed, provenance=provenance)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "deposit_id": self.id.hex,
-            "filename": self.filename,
-            "file_sha256": self.file_sha256,
-            "completed": self.completed,
-            **self.counts,
-        }
 
 
 class Campaign(Aggregate):
@@ -215,5 +237,57 @@ class Campaign(Aggregate):
         return result
 
 
+class UserFile(LineReports, Aggregate):
+    """A deposited habilitation file (habilitation en masse): the people it enabled, line by
+    line. The report never holds an activation code: those are shown once, to the depositor."""
+
+    class Event(FileEvent):
+        pass
+
+    class Deposited(Aggregate.Created, Event):
+        file_sha256: str
+        filename: str
+        scope: str
+
+    class LinesReported(Event):
+        lines: list[dict[str, Any]]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.tally(self.lines)
+            aggregate.lines.extend(self.lines)  # a list of people: small enough to keep
+
+    class Completed(Event):
+        def apply(self, aggregate: Any) -> None:
+            aggregate.completed = True
+
+    def __init__(self, file_sha256: str, filename: str, scope: str) -> None:
+        self.file_sha256 = file_sha256
+        self.filename = filename
+        self.scope = scope
+        self.lines: list[dict[str, Any]] = []
+        self.counts = _counts()
+        self.last_line = 1
+        self.completed = False
+
+    @classmethod
+    def deposit(
+        cls, digest: str, filename: str, scope: str, provenance: dict[str, Any]
+    ) -> UserFile:
+        return cls._create(
+            cls.Deposited,
+            id=user_file_id(scope, digest),
+            file_sha256=digest,
+            filename=filename,
+            scope=scope,
+            provenance=provenance,
+        )
+
+
+def user_file_id(scope: str, digest: str) -> uuid.UUID:
+    """The same habilitation file deposited by the same establishment is the same deposit."""
+    return uuid.uuid5(NAMESPACE, f"user-file:{scope}:{digest}")
+
+
 pin_topics("ledger.deposits", DecrementFile)
+pin_topics("ledger.user_files", UserFile)
 pin_topics("ledger.campaigns", Campaign)

@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from ledger.store.account_settings import AccountSettings
 
 
 class MissingSecret(RuntimeError):
     """Production refuses to start without its keys."""
 
 
-class Settings(BaseSettings):
+class Settings(AccountSettings):
     """Configuration of a CPF Ledger process, read from ``LEDGER_*`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore")

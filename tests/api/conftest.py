@@ -1,4 +1,5 @@
-"""An API world on each store: establishments, delegations, users, keys of every kind, agents.
+"""An API world on each store: establishments, delegations, users, keys of every kind, people
+signed in with sessions, agents.
 
 Every response the tests receive is kept, and at the end of each test none may contain a NIR.
 """
@@ -16,11 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE
 from ledger.domain.access import Profile, Role
 from ledger.domain.provenance import Channel, Provenance
 from ledger.store.settings import Settings
 from tests.commands import convert_dif, record_line, register_agent
 from tests.factories import make_nir, make_siret
+from tests.people import Person, activated, cheap
 
 SETUP = Provenance("test-setup", Channel.CLI)
 LAST_YEAR = date.today().year - 1
@@ -40,13 +43,21 @@ class World:
     tmp: Path
     users: dict[str, str] = field(default_factory=dict)
     responses: list[httpx.Response] = field(default_factory=list)
+    sessions: dict[str, tuple[str, str]] = field(default_factory=dict)  # who -> id, CSRF token
+    people: dict[str, Person] = field(default_factory=dict)
 
     def call(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))
         token = self.tokens.get(who)
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if who in self.sessions:  # a browser: the cookie, and the CSRF token when unsafe
+            session_id, csrf = self.sessions[who]
+            headers["Cookie"] = f"{SESSION_COOKIE}={session_id}"
+            if method.upper() not in SAFE_METHODS:
+                headers[CSRF_HEADER] = csrf
         response = self.client.request(method, path, headers=headers, **kwargs)
+        self.client.cookies.clear()  # each caller sends its own credentials, nothing else
         self.responses.append(response)
         return response
 
@@ -69,11 +80,58 @@ PRINCIPALS = [
     "central_revoked",
     "operator",
     "auditor",
+    "session_own_gestion",
+    "session_own_administration",
+    "session_operator",
+    "ended_session",
 ]
+SESSION_TWINS = {
+    "session_own_gestion": "own_gestion",
+    "session_own_administration": "own_administration",
+    "session_operator": "operator",
+}
+"""People signed in with a session, and the key caller each must be answered like."""
+
+
+def sign_in(world: World, who: str, person: Person) -> None:
+    """Open a session for ``who`` as ``person`` (with a TOTP step its activation did not use)."""
+    now = world.client.app.state.services.accounts.now()  # type: ignore[attr-defined]
+    response = world.client.post(
+        "/v1/sessions",
+        json={
+            "email": person.email,
+            "password": person.password,
+            "second_factor": person.code(now, steps_later=1),
+        },
+    )
+    world.client.cookies.clear()
+    assert response.status_code == 201, response.text
+    world.sessions[who] = (response.cookies[SESSION_COOKIE], response.json()["csrf_token"])
+    world.people[who] = person
+
+
+def open_sessions(world: World) -> None:
+    """The session callers: an own-SIRET gestion user, an own-SIRET administrator (the same
+    users as the keys), an operator, and a session that was ended by a logout."""
+    accounts = world.client.app.state.services.accounts  # type: ignore[attr-defined]
+    for who, twin in SESSION_TWINS.items():
+        if twin == "operator":
+            person = activated(accounts, f"{who}@cdc.example.org")
+        else:
+            person = activated(
+                accounts,
+                f"{who}@mairie.example.org",
+                Role.EMPLOYER,
+                siret=OWN,
+                user_id=world.users[twin],
+            )
+        sign_in(world, who, person)
+    sign_in(world, "ended_session", activated(accounts, "ended@cdc.example.org", Role.AUDITOR))
+    accounts.logout(world.sessions["ended_session"][0])
 
 
 def build_world(settings: Settings) -> Iterator[World]:
-    app = create_app(settings)
+    app = create_app(cheap(settings))
     with TestClient(app) as client:
         svc = app.state.services
         access, ledger = svc.access, svc.ledger
@@ -122,6 +180,7 @@ def build_world(settings: Settings) -> Iterator[World]:
         record_line(ledger, b, LAST_YEAR, OTHER, 1607, SETUP)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         world = World(client, tokens, a.hex, b.hex, nir_a, nir_b, settings.data_dir, users)
+        open_sessions(world)
         world.settle()
         yield world
         for response in world.responses:

@@ -2,6 +2,9 @@
 
 The table is checked against the application's routes: a new route without a row fails here.
 Each row builds its own request (fresh objects where a success can happen only once).
+
+Callers are API keys and people signed in with sessions: a session is answered like the key of
+its twin (the same user, or an operator) unless a row says otherwise — one authorisation path.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import pyotp
 import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Route
@@ -22,16 +26,18 @@ from tests.api.conftest import (
     OTHER,
     OWN,
     PRINCIPALS,
+    SESSION_TWINS,
     SETUP,
     World,
 )
 from tests.commands import decrement, record_line, register_agent
 from tests.factories import make_nir, make_siret
+from tests.people import PASSWORD, activated
 
 Request = tuple[str, dict[str, Any] | bytes | None]  # path, JSON body or file
 Factory = Callable[[World, str], Request]
 
-UNAUTHENTICATED = {"anonymous": 401, "bad_key": 401, "revoked_key": 401}
+UNAUTHENTICATED = {"anonymous": 401, "bad_key": 401, "revoked_key": 401, "ended_session": 401}
 EMPLOYERS = [
     "own_consultation",
     "own_gestion",
@@ -44,15 +50,47 @@ EMPLOYERS = [
 
 
 def outcome(default: int, **overrides: int) -> dict[str, int]:
-    """Expected statuses: 401 without a valid key, ``default`` otherwise, with overrides."""
+    """Expected statuses: 401 without a valid key or session, ``default`` otherwise, with
+    overrides; a session caller as its twin unless overridden."""
     table = {who: default for who in PRINCIPALS}
     table.update(UNAUTHENTICATED)
     table.update(overrides)
+    for session, twin in SESSION_TWINS.items():
+        if session not in overrides:
+            table[session] = table[twin]
     return table
 
 
 def public() -> dict[str, int]:
     return {who: 200 for who in PRINCIPALS}
+
+
+def anyone(status: int) -> dict[str, int]:
+    """Public routes a person uses before having a session (activation, login)."""
+    return {who: status for who in PRINCIPALS}
+
+
+def people_only(success: int = 200) -> dict[str, int]:
+    """What a person does for themself with a session; keys are software: 403."""
+    return outcome(403, **{session: success for session in SESSION_TWINS})
+
+
+def manager_of_own(success: int = 201) -> dict[str, int]:
+    """People's accounts of OWN: operators, OWN's administrators and those of the centraliser
+    OWN accepted; out of scope 404."""
+    return outcome(
+        success,
+        own_consultation=403,
+        own_gestion=403,
+        auditor=403,
+        other_gestion=404,
+        central_refused=404,
+        central_revoked=404,
+    )
+
+
+def readers_of_own_accounts() -> dict[str, int]:
+    return {**manager_of_own(200), "auditor": 200}
 
 
 def operator_only(success: int = 201) -> dict[str, int]:
@@ -139,7 +177,7 @@ def regularisation_request(world: World) -> str:
 def delegation_request(world: World, who: str) -> Request:
     delegated = new_establishment(world)
     body: dict[str, Any] = {"delegated_siret": delegated}
-    if who == "operator":
+    if who in ("operator", "session_operator"):
         body["centraliser_siret"] = OTHER
     return "/v1/delegations", body
 
@@ -200,6 +238,83 @@ def started_campaign(world: World, who: str) -> Request:
         headers={"Content-Type": "text/csv"},
     )
     return f"/v1/campaigns/{started.json()['campaign_id']}", None
+
+
+def rebuild(world: World, who: str) -> Request:
+    services(world).background.join(30)  # one rebuild at a time: the previous caller's ends
+    return "/v1/projections/rebuild", {"view": "balances"}
+
+
+def accounts(world: World) -> Any:
+    return services(world).accounts
+
+
+def pending_account(world: World, who: str) -> str:
+    """A new person of OWN, not activated yet; its user id."""
+    enabled = accounts(world).create(
+        Role.EMPLOYER,
+        "Temp",
+        f"temp-{uuid.uuid4().hex[:8]}@mairie.fr",
+        SETUP,
+        siret=OWN,
+        profile=Profile.CONSULTATION,
+    )
+    return str(enabled.account.user_id)
+
+
+def account_route(suffix: str, deactivated: bool = False) -> Factory:
+    def factory(world: World, who: str) -> Request:
+        user_id = pending_account(world, who)
+        if deactivated:
+            accounts(world).deactivate(user_id, SETUP)
+        return f"/v1/users/{user_id}{suffix}", None
+
+    return factory
+
+
+def activation_code(world: World, who: str) -> tuple[str, str]:
+    email = f"new-{who}@mairie.fr"
+    enabled = accounts(world).create(Role.AUDITOR, "Nouveau", email, SETUP)
+    assert enabled.activation.code is not None
+    return email, enabled.activation.code
+
+
+def activation(world: World, who: str) -> Request:
+    email, code = activation_code(world, who)
+    secret = accounts(world).start_activation(email, code).secret
+    totp = pyotp.TOTP(secret).at(accounts(world).now())
+    return "/v1/activations", {"email": email, "code": code, "password": PASSWORD, "totp": totp}
+
+
+def login(world: World, who: str) -> Request:
+    person = activated(accounts(world), f"login-{who}@cdc.fr")
+    code = person.code(accounts(world).now(), steps_later=1)
+    return "/v1/sessions", {"email": person.email, "password": PASSWORD, "second_factor": code}
+
+
+def renewal(world: World, who: str) -> Request:
+    body = {"password": PASSWORD, "totp": "123456"}
+    person = world.people.get(who)
+    if person is not None:
+        secret = accounts(world).start_renewal(person.user_id, PASSWORD).secret
+        body["totp"] = pyotp.TOTP(secret).at(accounts(world).now())
+    return "/v1/me/second-factor", body
+
+
+USERS_HEADER = "name;email;profile;siret"
+
+
+def user_file(world: World, who: str) -> bytes:
+    return f"{USERS_HEADER}\nZoé;zoe-{who}@mairie.fr;gestion;{OWN}\n".encode()
+
+
+def deposited_users(world: World, who: str) -> Request:
+    from ledger.files.habilitation import deposit_users
+
+    path = world.tmp / f"users-{who}.csv"
+    path.write_bytes(f"{USERS_HEADER}\nLu;read-{who}@mairie.fr;gestion;\n".encode())
+    found = deposit_users(accounts(world), path, "u.csv", SETUP, OWN, OWN, {OWN})
+    return f"/v1/user-files/{found.file.id.hex}", None
 
 
 A = "{a}"
@@ -425,14 +540,73 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict[str, int]]] = {
         readers_of_everything(),
     ),
     ("GET", "/v1/projections"): (lambda w, p: ("/v1/projections", None), readers_of_everything()),
-    ("POST", "/v1/projections/rebuild"): (
-        lambda w, p: ("/v1/projections/rebuild", {"view": "balances"}),
-        operator_only(202),
-    ),
+    ("POST", "/v1/projections/rebuild"): (rebuild, operator_only(202)),
     ("GET", "/v1/audit/agents/{agent_id}/events"): (
         lambda w, p: (f"/v1/audit/agents/{w.agent_a}/events", None),
         readers_of_everything(),
     ),
+    # People's accounts
+    ("POST", "/v1/users"): (
+        lambda w, p: (
+            "/v1/users",
+            {"name": "Zoé", "email": f"zoe-{p}@mairie.fr", "siret": OWN, "profile": "gestion"},
+        ),
+        manager_of_own(),
+    ),
+    ("GET", "/v1/users"): (
+        lambda w, p: (f"/v1/users?siret={OWN}", None),
+        readers_of_own_accounts(),
+    ),
+    ("GET", "/v1/users/{user_id}"): (account_route(""), readers_of_own_accounts()),
+    ("POST", "/v1/users/{user_id}/deactivation"): (
+        account_route("/deactivation"),
+        manager_of_own(200),
+    ),
+    ("POST", "/v1/users/{user_id}/reactivation"): (
+        account_route("/reactivation", deactivated=True),
+        manager_of_own(200),
+    ),
+    ("POST", "/v1/users/{user_id}/reset"): (account_route("/reset"), manager_of_own(200)),
+    ("POST", "/v1/users/{user_id}/activation-code"): (
+        account_route("/activation-code"),
+        manager_of_own(200),
+    ),
+    ("POST", "/v1/user-files"): (
+        lambda w, p: ("/v1/user-files", user_file(w, p)),
+        outcome(201, own_consultation=403, own_gestion=403, other_gestion=403, auditor=403),
+    ),
+    ("GET", "/v1/user-files/{deposit_id}"): (
+        deposited_users,
+        outcome(
+            200, other_gestion=404, central_accepted=404, central_refused=404, central_revoked=404
+        ),
+    ),
+    ("POST", "/v1/activations/enrolment"): (
+        lambda w, p: (
+            "/v1/activations/enrolment",
+            dict(zip(("email", "code"), activation_code(w, p), strict=True)),
+        ),
+        anyone(200),
+    ),
+    ("POST", "/v1/activations"): (activation, anyone(201)),
+    ("POST", "/v1/sessions"): (login, anyone(201)),
+    ("GET", "/v1/sessions/current"): (lambda w, p: ("/v1/sessions/current", None), people_only()),
+    ("DELETE", "/v1/sessions/current"): (
+        lambda w, p: ("/v1/sessions/current", None),
+        people_only(204),
+    ),
+    ("POST", "/v1/me/password"): (
+        lambda w, p: (
+            "/v1/me/password",
+            {"current_password": PASSWORD, "new_password": f"nouvelle phrase de {p}"},
+        ),
+        people_only(204),
+    ),
+    ("POST", "/v1/me/second-factor/enrolment"): (
+        lambda w, p: ("/v1/me/second-factor/enrolment", {"password": PASSWORD}),
+        people_only(),
+    ),
+    ("POST", "/v1/me/second-factor"): (renewal, people_only()),
 }
 
 
@@ -506,9 +680,13 @@ NOT_PERSONAL = {
     ("GET", "/problems"),
     ("GET", "/problems/{code}"),
     ("GET", "/v1/projections"),
-    # who the caller is, establishments and their users
+    # who the caller is, establishments and their users, people's own accounts (no agent)
     ("GET", "/v1/me"),
     ("GET", "/v1/establishments/{siret}"),
+    ("GET", "/v1/users"),
+    ("GET", "/v1/users/{user_id}"),
+    ("GET", "/v1/user-files/{deposit_id}"),
+    ("GET", "/v1/sessions/current"),
     # audit tooling over the log as a whole, and the trail itself
     ("GET", "/v1/audit/verification"),
     ("GET", "/v1/audit/checkpoints"),
@@ -528,7 +706,7 @@ def test_every_read_route_is_trailed_or_says_why_not(world: World) -> None:
 def test_a_read_of_personal_data_is_in_the_trail(world: World, route: tuple[str, str]) -> None:
     factory, _ = ROUTES[route]
     regularisation_request(world)  # so that the list of requests shows an agent
-    for who in ("operator", "own_consultation"):
+    for who in ("operator", "own_consultation", "session_own_gestion"):
         path, body = factory(world, who)
         before = services(world).trail.query(principal=principal_label(world, who))
         response = world.call(who, route[0], path, json=body)
@@ -549,7 +727,11 @@ def principal_label(world: World, who: str) -> str:
 def test_every_route_declares_its_requirement_as_a_dependency(world: World) -> None:
     """Who may call a route is in its signature (a requirement of ``api.auth``), never only in
     its body; public routes declare none."""
-    public = {route for route, (_, expected) in ROUTES.items() if expected == public_outcome}
+    public = {
+        route
+        for route, (_, expected) in ROUTES.items()
+        if expected == public_outcome or not {401, 403} & set(expected.values())
+    }
     app = world.client.app  # type: ignore[attr-defined]
     routes = list(app.routes)
     for included in [r for r in routes if hasattr(r, "original_router")]:
@@ -566,3 +748,10 @@ def test_every_route_declares_its_requirement_as_a_dependency(world: World) -> N
 
 
 public_outcome = public()
+
+
+def test_the_edge_lets_through_unauthenticated_only_the_public_v1_routes() -> None:
+    from api.edge import OPEN_PATHS
+
+    public = {path for (_, path), (_, expected) in ROUTES.items() if 401 not in expected.values()}
+    assert {path for path in public if path.startswith("/v1/")} == OPEN_PATHS
