@@ -3,16 +3,15 @@ requests. Built over the same event store as the agents (one log, one applicatio
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
 from ledger import commands as cmd
-from ledger.application import VERSION_CONFLICT_RETRIES, Guard, Ledger
+from ledger.application import Guard, Ledger
+from ledger.conflicts import retrying, update
 from ledger.domain import errors
 from ledger.domain.access import (
     ApiKey,
@@ -27,7 +26,6 @@ from ledger.domain.movements import Receipt, check_regularisation
 from ledger.domain.provenance import Provenance
 from ledger.domain.regularisation import RegularisationRequest
 
-T = TypeVar("T")
 TOKEN_PREFIX = "cpf_"
 
 
@@ -36,15 +34,6 @@ class AccessService:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-
-    def _retrying(self, work: Callable[[], T]) -> T:
-        for attempt in itertools.count(1):
-            try:
-                return work()
-            except IntegrityError:
-                if attempt >= VERSION_CONFLICT_RETRIES:
-                    raise
-        raise AssertionError("unreachable")
 
     # ---------------------------------------------------------- establishments
 
@@ -74,22 +63,19 @@ class AccessService:
 
     def grant_user(self, siret: str, name: str, profile: Profile, provenance: Provenance) -> str:
         user_id = str(uuid.uuid4())
-
-        def work() -> str:
-            establishment = self.establishment(siret)
-            establishment.grant_user(user_id, name, profile, provenance.as_dict())
-            self.ledger.save(establishment)
-            return user_id
-
-        return self._retrying(work)
+        update(
+            self.ledger,
+            lambda: self.establishment(siret),
+            lambda e: e.grant_user(user_id, name, profile, provenance.as_dict()),
+        )
+        return user_id
 
     def revoke_user(self, siret: str, user_id: str, provenance: Provenance) -> None:
-        def work() -> None:
-            establishment = self.establishment(siret)
-            establishment.revoke_user(user_id, provenance.as_dict())
-            self.ledger.save(establishment)
-
-        self._retrying(work)
+        update(
+            self.ledger,
+            lambda: self.establishment(siret),
+            lambda e: e.revoke_user(user_id, provenance.as_dict()),
+        )
 
     def change_delegation(
         self, delegated: str, centraliser: str, state: str, provenance: Provenance
@@ -106,7 +92,7 @@ class AccessService:
             )
             self.ledger.save(delegated_est, centraliser_est)
 
-        self._retrying(work)
+        retrying(work)
 
     def sirets_of(self, siret: str) -> set[str]:
         """The SIRETs an employer of ``siret`` acts for: its own and those that accepted it as
@@ -140,12 +126,7 @@ class AccessService:
         return self.ledger.aggregate(key_id, ApiKey, errors.KeyNotFound("no such key"))
 
     def revoke_key(self, key_id: uuid.UUID, provenance: Provenance) -> None:
-        def work() -> None:
-            key = self.key(key_id)
-            key.revoke(provenance.as_dict())
-            self.ledger.save(key)
-
-        self._retrying(work)
+        update(self.ledger, lambda: self.key(key_id), lambda k: k.revoke(provenance.as_dict()))
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The live key for a bearer token, or None (unknown or revoked)."""
@@ -230,11 +211,9 @@ class AccessService:
                     ),
                 )
             )
-
-        def work() -> None:
-            current = self.regularisation(request_id)
-            current.decide(approve, reason, provenance.as_dict())
-            self.ledger.save(current)
-
-        self._retrying(work)
+        update(
+            self.ledger,
+            lambda: self.regularisation(request_id),
+            lambda r: r.decide(approve, reason, provenance.as_dict()),
+        )
         return receipt

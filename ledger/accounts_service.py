@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from eventsourcing.persistence import IntegrityError
 
 from ledger.access_service import AccessService
-from ledger.application import VERSION_CONFLICT_RETRIES, Ledger
+from ledger.application import Ledger
+from ledger.conflicts import retrying, update
 from ledger.credentials import (
     Enrolment,
     Passwords,
@@ -59,7 +59,6 @@ from ledger.mail import Mailer
 from ledger.store.credentials import CredentialStore, SessionRow
 from ledger.store.settings import Settings
 
-T = TypeVar("T")
 TOUCH_EVERY = timedelta(seconds=30)
 """A session's last use is written at most this often (a write per request would be waste)."""
 
@@ -137,14 +136,9 @@ class AccountService:
     def now(self) -> datetime:
         return self.clock()
 
-    def _retrying(self, work: Callable[[], T]) -> T:
-        for attempt in itertools.count(1):
-            try:
-                return work()
-            except IntegrityError:
-                if attempt >= VERSION_CONFLICT_RETRIES:
-                    raise
-        raise AssertionError("unreachable")
+    def _update(self, user_id: str, change: Callable[[Account], Any]) -> Account:
+        """Change the user's account and save it (again on a version conflict)."""
+        return update(self.ledger, lambda: self.account(user_id), change)
 
     # ---------------------------------------------------------------- reading
 
@@ -252,7 +246,7 @@ class AccountService:
                 raise  # a concurrent change of the establishment: try again
             return account
 
-        account = self._retrying(work)
+        account = retrying(work)
         self.store.put(account.id.hex, self.now(), status=PENDING)
         activation = self.issue_activation(account.user_id, provenance)
         return Enabled(self.account(account.user_id), activation)
@@ -294,13 +288,8 @@ class AccountService:
         expires = now + timedelta(hours=self.settings.activation_hours)
         self.store.put(account.id.hex, now, activation_digest=code_digest(code), pending_totp=None)
         sent = self.mailer.send_activation(account.email, account.name, code, expires)
-
-        def work() -> None:
-            current = self.account(user_id)
-            current.issue_activation(expires, "email" if sent else "shown", provenance.as_dict())
-            self.ledger.save(current)
-
-        self._retrying(work)
+        delivery = "email" if sent else "shown"
+        self._update(user_id, lambda a: a.issue_activation(expires, delivery, provenance.as_dict()))
         return Activation(expires, None if sent else code, account.email if sent else None)
 
     def deactivate(self, user_id: str, provenance: Provenance, reason: str = "deactivated") -> None:
@@ -312,22 +301,10 @@ class AccountService:
             account.id.hex, self.now(), status=REMOVED if reason == "removed" else INACTIVE
         )
         self.store.end_sessions_of(account.id.hex)
-
-        def work() -> None:
-            current = self.account(user_id)
-            current.deactivate(provenance.as_dict(), reason)
-            self.ledger.save(current)
-
-        self._retrying(work)
+        self._update(user_id, lambda a: a.deactivate(provenance.as_dict(), reason))
 
     def reactivate(self, user_id: str, provenance: Provenance) -> Account:
-        def work() -> Account:
-            current = self.account(user_id)
-            current.reactivate(provenance.as_dict())
-            self.ledger.save(current)
-            return current
-
-        account = self._retrying(work)
+        account = self._update(user_id, lambda a: a.reactivate(provenance.as_dict()))
         self.store.put(account.id.hex, self.now(), status=account.status)
         return account
 
@@ -348,13 +325,7 @@ class AccountService:
             recovery_digests=[],
         )
         self.store.end_sessions_of(account.id.hex)
-
-        def work() -> None:
-            current = self.account(user_id)
-            current.reset(provenance.as_dict())
-            self.ledger.save(current)
-
-        self._retrying(work)
+        self._update(user_id, lambda a: a.reset(provenance.as_dict()))
         return self.issue_activation(user_id, provenance)
 
     def remove_user(self, siret: str, user_id: str, provenance: Provenance) -> None:
@@ -416,14 +387,8 @@ class AccountService:
             pending_totp=None,
             recovery_digests=[code_digest(c) for c in recovery],
         )
-        provenance = self._person(account)
-
-        def work() -> None:
-            current = self.account(account.user_id)
-            current.activate(now, provenance.as_dict())
-            self.ledger.save(current)
-
-        self._retrying(work)
+        provenance = self._person(account).as_dict()
+        self._update(account.user_id, lambda a: a.activate(now, provenance))
         return recovery
 
     @staticmethod
@@ -494,15 +459,13 @@ class AccountService:
         if stored.password_hash and self.passwords.needs_rehash(stored.password_hash):
             self.store.put(account.id.hex, now, password_hash=self.passwords.hash(password))
 
-        def work() -> None:
-            current = self.account(account.user_id)
+        def logged_in(current: Account) -> None:
             prov = self._person(current).as_dict()
             current.logged_in(session.session_ref, ref, str(factor), prov)
             if left is not None:
                 current.trigger_event(Account.RecoveryCodeUsed, remaining=left, provenance=prov)
-            self.ledger.save(current)
 
-        self._retrying(work)
+        self._update(account.user_id, logged_in)
         return session
 
     def _second_factor(
@@ -551,7 +514,7 @@ class AccountService:
             self.ledger.save(*saved)
             return locked
 
-        locked = self._retrying(work)
+        locked = retrying(work)
         if locked is not None:
             raise TooManyAttempts(
                 "too many failed logins: try again later", retry=_seconds(locked, now)
@@ -605,13 +568,9 @@ class AccountService:
         self.store.end_session(digest)
         if row is None:
             return
-
-        def work() -> None:
-            current = self.account(row.user_id)
-            current.logged_out(row.session_ref, self._person(current).as_dict())
-            self.ledger.save(current)
-
-        self._retrying(work)
+        self._update(
+            row.user_id, lambda a: a.logged_out(row.session_ref, self._person(a).as_dict())
+        )
 
     def _reauthenticated(self, user_id: str, password: str) -> Account:
         account = self.account(user_id)
@@ -661,12 +620,7 @@ class AccountService:
         return recovery
 
     def _changed(self, user_id: str, kind: type[Account.Event]) -> None:
-        def work() -> None:
-            current = self.account(user_id)
-            current.credentials_changed(kind, self._person(current).as_dict())
-            self.ledger.save(current)
-
-        self._retrying(work)
+        self._update(user_id, lambda a: a.credentials_changed(kind, self._person(a).as_dict()))
 
     def forget_expired_sessions(self) -> None:
         now = self.now()
