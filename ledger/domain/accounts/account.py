@@ -1,19 +1,8 @@
-"""People's accounts as events: an employer user's, an operator's or an auditor's.
-
-An account is the life cycle of one person's credentials: created with an e-mail address,
-activated with a one-time code (the person sets a password and enrols a second factor),
-deactivated, reactivated, reset, and every login, failure and lockout. The events carry facts
-only: no password, code, secret or hash of one is ever in an event (those live hashed in the
-credential store, ``ledger.store.credentials``).
-
-Two small aggregates keep what a login needs to find: the e-mail index (one account per
-address, the uniqueness enforced in the account's own ``save()``) and a login address (failures
-and lockouts of one client address, which may try many accounts).
-"""
+"""One person's account: its life cycle (activation, deactivation, reset), its logins and
+failures, and the back-off that locks it."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,84 +10,17 @@ from eventsourcing.domain import Aggregate
 
 from ledger.domain import errors
 from ledger.domain.access import Profile, Role
+from ledger.domain.accounts.names import account_id, normalise_email
+from ledger.domain.accounts.refusals import (
+    AccountConflict,
+    InvalidActivation,
+    InvalidCredentials,
+)
 from ledger.domain.topics import pin_topics
 
-NAMESPACE = uuid.UUID("9a4c3f0e-2b71-4d5a-8f7e-6c1d0b9e8a21")
 MAX_LOCKOUT = timedelta(hours=24)
 
 PENDING, ACTIVE, INACTIVE, REMOVED = "pending", "active", "inactive", "removed"
-
-
-class InvalidCredentials(errors.DomainError):
-    """Unknown e-mail, wrong password, wrong or replayed second factor, account not active: one
-    answer for all, so a login tells nothing about which part was wrong."""
-
-    code = "invalid_credentials"
-
-
-class TooManyAttempts(errors.DomainError):
-    """The account or the client address is locked after repeated failures (until ``retry``)."""
-
-    code = "too_many_attempts"
-
-
-class InvalidActivation(errors.DomainError):
-    """Unknown, expired or already used activation code (one answer for all three)."""
-
-    code = "invalid_activation"
-
-
-class WeakPassword(errors.InvalidInput):
-    code = "weak_password"
-
-
-class EmailAlreadyUsed(errors.DomainError):
-    code = "email_already_used"
-
-
-class AccountConflict(errors.DomainError):
-    """The account's state refuses this (deactivating an inactive account…)."""
-
-    code = "account_state_conflict"
-
-
-class InvalidEmail(errors.InvalidInput):
-    code = "invalid_email"
-
-
-class AccountNotFound(errors.UserNotFound):
-    code = "account_not_found"
-
-
-def normalise_email(email: str) -> str:
-    """The form an address is compared in: trimmed, lower case; refused when it is not one."""
-    value = email.strip().lower()
-    local, at, domain = value.partition("@")
-    if (
-        not at
-        or not local
-        or "." not in domain
-        or domain.startswith(".")
-        or domain.endswith(".")
-        or len(value) > 254
-        or any(c.isspace() or not c.isprintable() or c in '<>()[],;:"\\' for c in value)
-        or "@" in domain
-    ):
-        raise InvalidEmail("not an e-mail address")
-    return value
-
-
-def account_id(user_id: str) -> uuid.UUID:
-    """The account of a user (an employer user of an establishment, or a CDC person)."""
-    return uuid.uuid5(NAMESPACE, f"account:{user_id}")
-
-
-def email_index_id(email: str) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, f"email:{normalise_email(email)}")
-
-
-def login_address_id(address_ref: str) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, f"address:{address_ref}")
 
 
 def lockout_length(base: timedelta, lockouts_in_a_row: int) -> timedelta:
@@ -347,105 +269,4 @@ class Account(Aggregate):
         }
 
 
-class EmailIndex(Aggregate):
-    """Which account an e-mail address signs in to (created in the account's ``save()``, so two
-    accounts never share an address). An address whose account was removed may be given to a
-    new account."""
-
-    class Event(Aggregate.Event):
-        provenance: dict[str, Any]
-
-    class Created(Aggregate.Created, Event):
-        email: str
-        account_id: uuid.UUID
-
-    def __init__(self, email: str, account_id: uuid.UUID) -> None:
-        self.email = email
-        self.account_id = account_id
-
-    @classmethod
-    def create(cls, email: str, account: uuid.UUID, provenance: dict[str, Any]) -> EmailIndex:
-        return cls._create(
-            cls.Created,
-            id=email_index_id(email),
-            email=normalise_email(email),
-            account_id=account,
-            provenance=provenance,
-        )
-
-    class Repointed(Event):
-        account_id: uuid.UUID
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.account_id = self.account_id
-
-    def repoint(self, account: uuid.UUID, provenance: dict[str, Any]) -> None:
-        self.trigger_event(self.Repointed, account_id=account, provenance=provenance)
-
-
-class LoginAddress(Aggregate):
-    """Failed logins from one client address (named by a keyed hash, never in clear), and its
-    lockouts: the back-off that holds whichever accounts an address tries."""
-
-    class Event(Aggregate.Event):
-        provenance: dict[str, Any]
-
-    class Created(Aggregate.Created, Event):
-        address_ref: str
-
-    def __init__(self, address_ref: str) -> None:
-        self.address_ref = address_ref
-        self.failures: list[datetime] = []
-        self.lockouts = 0
-        self.locked_until: datetime | None = None
-
-    @classmethod
-    def create(cls, address_ref: str, provenance: dict[str, Any]) -> LoginAddress:
-        return cls._create(
-            cls.Created,
-            id=login_address_id(address_ref),
-            address_ref=address_ref,
-            provenance=provenance,
-        )
-
-    class Failed(Event):
-        reason: str  # unknown_email, password, second_factor, inactive
-        at: datetime
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.failures.append(self.at)
-
-    class LockedOut(Event):
-        until: datetime
-        failures: int
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.locked_until = self.until
-            aggregate.lockouts += 1
-            aggregate.failures = []
-
-    def locked_at(self, now: datetime) -> datetime | None:
-        return self.locked_until if self.locked_until and now < self.locked_until else None
-
-    def failed(
-        self,
-        reason: str,
-        now: datetime,
-        window: timedelta,
-        max_failures: int,
-        base_lockout: timedelta,
-        provenance: dict[str, Any],
-    ) -> datetime | None:
-        """Record a failure; after ``max_failures`` within ``window`` the address is locked."""
-        self.trigger_event(self.Failed, reason=reason, at=now, provenance=provenance)
-        recent = [at for at in self.failures if now - at < window]
-        if len(recent) < max_failures:
-            return None
-        quiet = self.locked_until is None or now - self.locked_until > window
-        lockouts = 1 if quiet else self.lockouts + 1
-        until = now + lockout_length(base_lockout, lockouts)
-        self.trigger_event(self.LockedOut, until=until, failures=len(recent), provenance=provenance)
-        return until
-
-
-pin_topics("ledger.accounts", Account, EmailIndex, LoginAddress)
+pin_topics("ledger.accounts", Account)
