@@ -30,6 +30,12 @@ def lockout_length(base: timedelta, lockouts_in_a_row: int) -> timedelta:
     return min(length, MAX_LOCKOUT)
 
 
+def _clear_back_off(account: Any) -> None:
+    """No failure counted and no lockout held: the back-off starts again from ``base``."""
+    account.failures = account.lockouts = 0
+    account.locked_until = None
+
+
 class Account(Aggregate):
     """One person's account."""
 
@@ -115,8 +121,7 @@ class Account(Aggregate):
             aggregate.status = ACTIVE
             aggregate.activated_once = True
             aggregate.activation_expires = None
-            aggregate.failures = aggregate.lockouts = 0
-            aggregate.locked_until = None
+            _clear_back_off(aggregate)
 
     def activate(self, now: datetime, provenance: dict[str, Any]) -> None:
         self.check_activable(now)
@@ -139,8 +144,7 @@ class Account(Aggregate):
     class Reactivated(Event):
         def apply(self, aggregate: Any) -> None:
             aggregate.status = ACTIVE if aggregate.activated_once else PENDING
-            aggregate.failures = aggregate.lockouts = 0
-            aggregate.locked_until = None
+            _clear_back_off(aggregate)
 
     def reactivate(self, provenance: dict[str, Any]) -> None:
         if self.status != INACTIVE:
@@ -154,8 +158,7 @@ class Account(Aggregate):
             aggregate.status = PENDING
             aggregate.activated_once = False
             aggregate.activation_expires = None
-            aggregate.failures = aggregate.lockouts = 0
-            aggregate.locked_until = None
+            _clear_back_off(aggregate)
 
     def reset(self, provenance: dict[str, Any]) -> None:
         if self.status == REMOVED:
@@ -192,8 +195,7 @@ class Account(Aggregate):
         factor: str  # "totp" or "recovery_code"
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.failures = aggregate.lockouts = 0
-            aggregate.locked_until = None
+            _clear_back_off(aggregate)
             aggregate.last_login = self.timestamp
 
     def logged_in(
