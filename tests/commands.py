@@ -14,8 +14,19 @@ from ledger.domain.movements import ClosureReason, Receipt
 from ledger.domain.provenance import Provenance
 
 
-def _dated(effective_date: date | None) -> dict[str, date]:
-    return {} if effective_date is None else {"effective_date": effective_date}
+def _run(
+    ledger: Ledger,
+    kind: type[cmd.Command],
+    agent_id: UUID,
+    provenance: Provenance,
+    effective_date: date | None = None,
+    **fields: Any,
+) -> Receipt:
+    """Run a ``kind`` of command on the agent; ``effective_date`` only when given (else the
+    command's own default)."""
+    if effective_date is not None:
+        fields["effective_date"] = effective_date
+    return ledger.execute(kind(agent_id=agent_id, provenance=provenance, **fields))
 
 
 def register_agent(
@@ -41,14 +52,14 @@ def record_line(
     hours_worked: int | Decimal,
     provenance: Provenance,
 ) -> Receipt:
-    return ledger.execute(
-        cmd.RecordAcquisitionLine(
-            agent_id=agent_id,
-            year=year,
-            siret=siret,
-            hours_worked=Decimal(hours_worked),
-            provenance=provenance,
-        )
+    return _run(
+        ledger,
+        cmd.RecordAcquisitionLine,
+        agent_id,
+        provenance,
+        year=year,
+        siret=siret,
+        hours_worked=Decimal(hours_worked),
     )
 
 
@@ -61,53 +72,25 @@ def decrement(
     provenance: Provenance,
     **options: Any,
 ) -> Receipt:
-    return ledger.execute(
-        cmd.Decrement(
-            agent_id=agent_id,
-            siret=siret,
-            hours=hours,
-            effective_date=start,
-            provenance=provenance,
-            **options,
-        )
+    return _run(
+        ledger, cmd.Decrement, agent_id, provenance, start, siret=siret, hours=hours, **options
     )
 
 
-def convert_dif(
-    ledger: Ledger,
-    agent_id: UUID,
-    hours: int,
-    provenance: Provenance,
-) -> Receipt:
-    return ledger.execute(cmd.ConvertDif(agent_id=agent_id, hours=hours, provenance=provenance))
+def convert_dif(ledger: Ledger, agent_id: UUID, hours: int, provenance: Provenance) -> Receipt:
+    return _run(ledger, cmd.ConvertDif, agent_id, provenance, hours=hours)
 
 
 def declare_dif_reserve(
-    ledger: Ledger,
-    agent_id: UUID,
-    siret: str,
-    hours: int,
-    provenance: Provenance,
+    ledger: Ledger, agent_id: UUID, siret: str, hours: int, provenance: Provenance
 ) -> Receipt:
-    return ledger.execute(
-        cmd.DeclareDifReserve(
-            agent_id=agent_id,
-            siret=siret,
-            hours=hours,
-            provenance=provenance,
-        )
-    )
+    return _run(ledger, cmd.DeclareDifReserve, agent_id, provenance, siret=siret, hours=hours)
 
 
 def declare_low_qualification(
-    ledger: Ledger,
-    agent_id: UUID,
-    from_year: int,
-    provenance: Provenance,
+    ledger: Ledger, agent_id: UUID, from_year: int, provenance: Provenance
 ) -> Receipt:
-    return ledger.execute(
-        cmd.DeclareLowQualification(agent_id=agent_id, from_year=from_year, provenance=provenance)
-    )
+    return _run(ledger, cmd.DeclareLowQualification, agent_id, provenance, from_year=from_year)
 
 
 def regularise_year(
@@ -119,32 +102,23 @@ def regularise_year(
     attestation: dict[str, Any],
     provenance: Provenance,
 ) -> Receipt:
-    return ledger.execute(
-        cmd.RegulariseYear(
-            agent_id=agent_id,
-            year=year,
-            siret=siret,
-            hours=hours,
-            attestation=attestation,
-            provenance=provenance,
-        )
+    return _run(
+        ledger,
+        cmd.RegulariseYear,
+        agent_id,
+        provenance,
+        year=year,
+        siret=siret,
+        hours=hours,
+        attestation=attestation,
     )
 
 
 def cancel_decrement(
-    ledger: Ledger,
-    agent_id: UUID,
-    decrement_id: str,
-    reason: str,
-    provenance: Provenance,
+    ledger: Ledger, agent_id: UUID, decrement_id: str, reason: str, provenance: Provenance
 ) -> Receipt:
-    return ledger.execute(
-        cmd.CancelDecrement(
-            agent_id=agent_id,
-            decrement_id=decrement_id,
-            reason=reason,
-            provenance=provenance,
-        )
+    return _run(
+        ledger, cmd.CancelDecrement, agent_id, provenance, decrement_id=decrement_id, reason=reason
     )
 
 
@@ -155,11 +129,7 @@ def credit_inaptitude(
     provenance: Provenance,
     effective_date: date | None = None,
 ) -> Receipt:
-    return ledger.execute(
-        cmd.CreditInaptitude(
-            agent_id=agent_id, hours=hours, provenance=provenance, **_dated(effective_date)
-        )
-    )
+    return _run(ledger, cmd.CreditInaptitude, agent_id, provenance, effective_date, hours=hours)
 
 
 def close_account(
@@ -169,11 +139,11 @@ def close_account(
     provenance: Provenance,
     effective_date: date | None = None,
 ) -> Receipt:
-    return ledger.execute(
-        cmd.CloseAccount(
-            agent_id=agent_id,
-            reason=ClosureReason(reason),
-            provenance=provenance,
-            **_dated(effective_date),
-        )
+    return _run(
+        ledger,
+        cmd.CloseAccount,
+        agent_id,
+        provenance,
+        effective_date,
+        reason=ClosureReason(reason),
     )
