@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -17,26 +18,40 @@ from api.bootstrap import Services
 from api.common import provenance
 from api.files.endpoints import FILE_BODY, save_body
 from api.idempotency import IdempotencyKey, idempotent
+from ledger.accounts_service import Activation
 from ledger.domain.access import Principal, Role
 from ledger.domain.accounts import Account
 from ledger.domain.errors import DepositNotFound
 from ledger.domain.file_runs import UserFile
 from ledger.domain.identifiers import Siret
+from ledger.domain.provenance import Provenance
 from ledger.files.habilitation import deposit_users
 from projections import scope
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
+T = TypeVar("T")
 
 
 def _summary(svc: Services, account: Account) -> dict[str, object]:
     return account.summary(svc.accounts.profile_of(account))
 
 
-def _managed(svc: Services, principal: Principal, user_id: str) -> Account:
-    """The account, when the principal may manage it (else 403, or 404 out of its scope)."""
+def _managing(
+    request: Request,
+    principal: Principal,
+    svc: Services,
+    user_id: str,
+    act: Callable[[str, Provenance], T],
+) -> T:
+    """``act`` on the account when the principal may manage it (else 403, or 404 out of its
+    scope), with the request's provenance."""
     account = svc.accounts.account(user_id)
     scope.require_account_manager(principal, account.role, account.siret)
-    return account
+    return act(user_id, provenance(request, principal, None))
+
+
+def _code(user_id: str, activation: Activation) -> dict[str, object]:
+    return {"user_id": user_id, "activation": activation.as_dict()}
 
 
 @router.post(
@@ -112,8 +127,7 @@ def get_account(user_id: str, principal: Authenticated, svc: Svc) -> object:
     summary="Deactivate an account: it cannot sign in, its sessions end at once",
 )
 def deactivate(user_id: str, request: Request, principal: Authenticated, svc: Svc) -> object:
-    _managed(svc, principal, user_id)
-    svc.accounts.deactivate(user_id, provenance(request, principal, None))
+    _managing(request, principal, svc, user_id, svc.accounts.deactivate)
     return _summary(svc, svc.accounts.account(user_id))
 
 
@@ -123,8 +137,7 @@ def deactivate(user_id: str, request: Request, principal: Authenticated, svc: Sv
     summary="Reactivate a deactivated account",
 )
 def reactivate(user_id: str, request: Request, principal: Authenticated, svc: Svc) -> object:
-    _managed(svc, principal, user_id)
-    return _summary(svc, svc.accounts.reactivate(user_id, provenance(request, principal, None)))
+    return _summary(svc, _managing(request, principal, svc, user_id, svc.accounts.reactivate))
 
 
 @router.post(
@@ -134,9 +147,7 @@ def reactivate(user_id: str, request: Request, principal: Authenticated, svc: Sv
     "activation code (e-mailed, or shown once)",
 )
 def reset(user_id: str, request: Request, principal: Authenticated, svc: Svc) -> object:
-    _managed(svc, principal, user_id)
-    activation = svc.accounts.reset(user_id, provenance(request, principal, None))
-    return {"user_id": user_id, "activation": activation.as_dict()}
+    return _code(user_id, _managing(request, principal, svc, user_id, svc.accounts.reset))
 
 
 @router.post(
@@ -146,9 +157,8 @@ def reset(user_id: str, request: Request, principal: Authenticated, svc: Svc) ->
     "was lost); the earlier code stops working",
 )
 def activation_code(user_id: str, request: Request, principal: Authenticated, svc: Svc) -> object:
-    _managed(svc, principal, user_id)
-    activation = svc.accounts.issue_activation(user_id, provenance(request, principal, None))
-    return {"user_id": user_id, "activation": activation.as_dict()}
+    issue = svc.accounts.issue_activation
+    return _code(user_id, _managing(request, principal, svc, user_id, issue))
 
 
 @router.post(
