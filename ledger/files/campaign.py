@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -31,6 +31,8 @@ from ledger.files.reading import FALSE, TRUE, Line, file_digest, parse_date, rea
 COLUMNS = ("nir", "birth_name", "first_name", "birth_date", "siret", "year", "hours_worked")
 OPTIONAL = ("low_qualification",)
 MAX_REJECTIONS_KEPT = 1000
+ANALYSE_AFTER = 10_000
+"""Lines applied from which an import refreshes the tables' statistics (autovacuum may be off)."""
 
 
 @dataclass
@@ -124,51 +126,56 @@ def import_campaign(
     path: Path,
     principal: str,
     progress: Callable[[int, int], None] | None = None,
-    lines_per_chunk: int = 150,
+    lines_per_chunk: int = 1000,
     report_progress: Callable[[int, int, CampaignReport], None] | None = None,
 ) -> CampaignReport:
     """Stream a campaign file through the bulk path; returns the report.
 
-    ``progress`` is called with (bytes read, lines read) after each chunk; ``report_progress``
-    also gets the report so far.
+    The lines' commands go through one :meth:`Ledger.execute_many` stream in chunks of about
+    ``lines_per_chunk`` lines (each chunk one transaction; on PostgreSQL one is applied while the
+    previous one is written). ``progress`` is called with (bytes read, lines read) after each
+    chunk's worth of lines; ``report_progress`` also gets the report so far. Leaves the tables
+    analysed (PostgreSQL plans the next chunk's reads from their statistics).
     """
     digest = file_digest(path)
     report = CampaignReport(digest)
     lines = read_lines(path, COLUMNS, OPTIONAL)
-    while chunk := list(itertools.islice(lines, lines_per_chunk)):
-        batch: list[tuple[int, list[cmd.Command]]] = []
-        for line in chunk:
+    pending: deque[tuple[int, int, int]] = deque()  # line number, commands, bytes read
+
+    def commands() -> Iterator[cmd.Command]:
+        for line in lines:
             report.lines_read += 1
             try:
-                batch.append((line.number, line_commands(line, ledger.id_key, principal, digest)))
+                found = line_commands(line, ledger.id_key, principal, digest)
             except errors.DomainError as error:
                 report.reject(line.number, error)
-        # One save() per chunk: at most 160 agents and 480 events (PostgreSQL hangs near 1000
-        # aggregates per save()).
-        outcomes = iter(
-            ledger.execute_many(
-                (c for _, commands in batch for c in commands),
-                chunk_size=3 * lines_per_chunk,
-            )
-        )
-        for number, commands in batch:
-            results = [next(outcomes) for _ in commands]
-            failure = next((r.error for r in results if r.error is not None), None)
-            acquisition = results[-1]
-            if isinstance(
-                failure, errors.LowQualificationAlreadyDeclared | errors.RetroactiveDeclaration
-            ):
-                failure = None if acquisition.error is None else acquisition.error
-            if failure is not None:
-                report.reject(number, failure)
-            elif acquisition.receipt is not None and acquisition.receipt.replayed:
-                report.already_applied += 1
-            else:
-                report.applied += 1
-        if progress:
-            progress(chunk[-1].offset, report.lines_read)
-        if report_progress:
-            report_progress(chunk[-1].offset, report.lines_read, report)
+                continue
+            pending.append((line.number, len(found), line.offset))
+            yield from found
+
+    outcomes = ledger.execute_many(commands(), chunk_size=3 * lines_per_chunk)
+    for done, first in enumerate(outcomes, start=1):
+        number, count, offset = pending.popleft()
+        results = [first, *itertools.islice(outcomes, count - 1)]
+        failure = next((r.error for r in results if r.error is not None), None)
+        acquisition = results[-1]
+        if isinstance(
+            failure, errors.LowQualificationAlreadyDeclared | errors.RetroactiveDeclaration
+        ):
+            failure = None if acquisition.error is None else acquisition.error
+        if failure is not None:
+            report.reject(number, failure)
+        elif acquisition.receipt is not None and acquisition.receipt.replayed:
+            report.already_applied += 1
+        else:
+            report.applied += 1
+        if done % lines_per_chunk == 0 or not pending:
+            if progress:
+                progress(offset, report.lines_read)
+            if report_progress:
+                report_progress(offset, report.lines_read, report)
+    if report.applied >= ANALYSE_AFTER:
+        ledger.analyse()
     return report
 
 

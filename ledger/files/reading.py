@@ -79,7 +79,10 @@ def read_lines(
             if unknown:
                 problems.append("unknown columns: " + ", ".join(unknown))
             raise InvalidInput("bad header (" + "; ".join(problems) + ")")
+        offset = 0
         for number, values in enumerate(csv.reader(text, delimiter=delimiter), start=2):
+            if number % 64 == 2:  # a system call: not for every line
+                offset = raw.tell()
             if not any(v.strip() for v in values):
                 continue
             fields = {
@@ -88,7 +91,7 @@ def read_lines(
             }
             if len(values) > len(header):
                 fields["__extra__"] = "yes"
-            yield Line(number, fields, raw.tell())
+            yield Line(number, fields, offset)
 
 
 def parse_date(value: str, name: str) -> date:

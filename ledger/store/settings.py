@@ -53,7 +53,10 @@ class Settings(BaseSettings):
         description="Run the projector inside the API process (default: yes on SQLite, no on PostgreSQL)",
     )
     bulk_chunk_size: int = Field(
-        default=400, ge=1, le=500, description="Agents saved per save() on the bulk path (<= 500)"
+        default=2000,
+        ge=1,
+        le=20_000,
+        description="Commands applied and recorded per transaction on the bulk path",
     )
 
     @cached_property
