@@ -64,7 +64,8 @@ def authenticate(
     """The principal of the bearer key; 401 when missing, unknown or revoked."""
     if credentials is None:
         raise ApiProblem(401, "unauthenticated", "a bearer API key is required", CHALLENGE)
-    principal = principal_of_key(svc, credentials.credentials)
+    token = credentials.credentials
+    principal = svc.principals.get(token, lambda: principal_of_key(svc, token))
     if principal is None:
         raise _invalid()
     request.state.principal = principal

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from api.background import Background
 from api.idempotency import IdempotencyStore
+from api.principals import PrincipalCache
 from ledger.access_service import AccessService
 from ledger.application import Ledger
 from ledger.store.settings import Settings
@@ -32,6 +33,7 @@ class Services:
     idempotency: IdempotencyStore
     trail: ReadTrail
     checkpoints: CheckpointStore
+    principals: PrincipalCache
     background: Background = field(default_factory=Background)
 
     def close(self, timeout: float = 30.0) -> None:
@@ -47,15 +49,19 @@ def bootstrap(settings: Settings | None = None) -> Services:
     ledger = Ledger(settings)
     projector = Projector(ledger)
     store = projector.store
+    principals = PrincipalCache(settings.key_cache_seconds)
+    access = AccessService(ledger)
+    access.on_change = principals.clear
     return Services(
         settings=settings,
         ledger=ledger,
-        access=AccessService(ledger),
+        access=access,
         projector=projector,
         queries=Queries(store),
         idempotency=IdempotencyStore(store),
-        trail=ReadTrail(store),
+        trail=ReadTrail(store, settings.trail_batch_max),
         checkpoints=CheckpointStore(store),
+        principals=principals,
     )
 
 

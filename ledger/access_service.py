@@ -37,6 +37,10 @@ class AccessService:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
+    on_change: Callable[[], None] = staticmethod(lambda: None)
+    """Called after a change of who may act (a user removed, a delegation, a key revoked): the
+    API forgets the principals it keeps."""
+
     def _retrying(self, work: Callable[[], T]) -> T:
         for attempt in itertools.count(1):
             try:
@@ -81,7 +85,9 @@ class AccessService:
             self.ledger.save(establishment)
             return user_id
 
-        return self._retrying(work)
+        granted = self._retrying(work)
+        self.on_change()  # a user granted again may have another profile
+        return granted
 
     def revoke_user(self, siret: str, user_id: str, provenance: Provenance) -> None:
         def work() -> None:
@@ -90,6 +96,7 @@ class AccessService:
             self.ledger.save(establishment)
 
         self._retrying(work)
+        self.on_change()
 
     def change_delegation(
         self, delegated: str, centraliser: str, state: str, provenance: Provenance
@@ -107,6 +114,7 @@ class AccessService:
             self.ledger.save(delegated_est, centraliser_est)
 
         self._retrying(work)
+        self.on_change()
 
     def sirets_of(self, siret: str) -> set[str]:
         """The SIRETs an employer of ``siret`` acts for: its own and those that accepted it as
@@ -146,6 +154,7 @@ class AccessService:
             self.ledger.save(key)
 
         self._retrying(work)
+        self.on_change()
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The live key for a bearer token, or None (unknown or revoked)."""

@@ -51,6 +51,23 @@ class ViewStore:
         """The statement in this store's placeholder style."""
         return statement if self.is_postgres else statement.replace("%s", "?")
 
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read statement. On PostgreSQL in one round trip: a single statement
+        in autocommit sees one snapshot, so it needs no BEGIN and COMMIT of its own."""
+        if not self.is_postgres:
+            with self.transaction(write=False) as cur:
+                return cur.execute(statement, params).fetchall()
+        conn = self._connection()
+        conn.isolation_level = None
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params, prepare=True)
+                return [tuple(row) for row in cur.fetchall()]
+        except psycopg.OperationalError:
+            self._local.connection = None  # broken: reconnect next time
+            conn.close()
+            raise
+
     @contextmanager
     def transaction(self, write: bool = True, snapshot: bool = False) -> Iterator[Cursor]:
         """One transaction: committed when the block ends, rolled back if it raises.

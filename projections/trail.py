@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from projections.group_commit import GroupCommit
 from projections.store import ViewStore
 
 TRAIL_COLUMNS = ("id", "at", "principal", "via", "agent_id")
@@ -14,8 +15,9 @@ TRAIL_COLUMNS = ("id", "at", "principal", "via", "agent_id")
 class ReadTrail:
     """The read trail, kept beside the views."""
 
-    def __init__(self, store: ViewStore) -> None:
+    def __init__(self, store: ViewStore, batch_max: int = 500) -> None:
         self.store = store
+        self._writer: GroupCommit[tuple[str, str, str, str]] = GroupCommit(self._insert, batch_max)
         key = "BIGSERIAL PRIMARY KEY" if store.is_postgres else "INTEGER PRIMARY KEY AUTOINCREMENT"
         with store.transaction() as cur:
             cur.execute(
@@ -28,15 +30,19 @@ class ReadTrail:
             )
 
     def record(self, principal: str, via: str, agent_ids: Iterable[str]) -> None:
-        """Note that ``principal`` saw these agents through ``via`` (a route or a command)."""
+        """Note that ``principal`` saw these agents through ``via`` (a route or a command).
+
+        Returns once the rows are committed: a response is sent only after its trail is kept.
+        Concurrent callers share one commit (see :class:`GroupCommit`).
+        """
         at = datetime.now(UTC).isoformat()
         rows = [(at, principal, via, agent_id) for agent_id in dict.fromkeys(agent_ids)]
         if rows:
-            with self.store.transaction() as cur:
-                cur.executemany(
-                    "INSERT INTO read_trail (at, principal, via, agent_id) VALUES (%s, %s, %s, %s)",
-                    rows,
-                )
+            self._writer.write(rows)
+
+    def _insert(self, rows: list[tuple[str, str, str, str]]) -> None:
+        with self.store.transaction() as cur:
+            cur.copy_rows("read_trail", ("at", "principal", "via", "agent_id"), rows)
 
     def query(
         self,

@@ -59,6 +59,18 @@ class Settings(BaseSettings):
         description="Commands applied and recorded per transaction on the bulk path",
     )
 
+    key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a process keeps an API key's principal: a revocation made through "
+        "another process takes effect there within this delay (0: resolve on every request)",
+    )
+    trail_batch_max: int = Field(
+        default=500,
+        ge=1,
+        description="Read-trail rows committed together at most (each response waits for its own)",
+    )
     @cached_property
     def agent_id_key(self) -> bytes:
         """The HMAC key: from settings, or in development a key generated once into data_dir."""
