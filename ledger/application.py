@@ -11,6 +11,7 @@ import itertools
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from ledger import commands as cmd
 from ledger.domain import errors
 from ledger.domain.agent import Agent, Identity, Receipt
 from ledger.domain.identifiers import Nir, agent_id_for
+from ledger.domain.movements import fold_name
 from ledger.store.cipher import IdentityCipher
 from ledger.store.events import analyse_tables, select_agent_records, select_events_of
 from ledger.store.recorders import event_store_env
@@ -44,6 +46,7 @@ Guard = Callable[[Agent], None]
 """A check run on the loaded agent before a command (raises a DomainError to refuse)."""
 
 VERSION_CONFLICT_RETRIES = 50
+BIRTH_NAMES_KEPT = 100_000
 """Attempts before a version conflict on one agent is given up (with jittered back-off)."""
 
 
@@ -82,6 +85,13 @@ class Ledger(Application[UUID]):
         keys = self.settings.identity_keys
         self.cipher = IdentityCipher.parse(keys.get_secret_value() if keys else None)
         super().__init__(env=event_store_env(self.settings))
+        # Registered agents' folded birth names, by id (an identity never changes; the id is an
+        # HMAC of the NIR, so the id found stands for the NIR): decrements by NIR and birth name
+        # read the registration event once.
+        self._birth_names: dict[UUID, str] = {}
+        self._group: _CommandGroup | None = None
+        if self.settings.uses_postgres and self.settings.group_commit:
+            self._group = _CommandGroup(self._execute_together)
 
     on_recorded: Callable[[int], None] = staticmethod(lambda count: None)
     """Called with the number of events each save() recorded (metrics hook)."""
@@ -152,7 +162,16 @@ class Ledger(Application[UUID]):
         """The id of the registered agent with this NIR and birth name; AgentNotFound otherwise
         (the same error whether the NIR is unknown or the name does not match)."""
         agent_id = self.agent_id(nir)
-        if not self.identity(agent_id).matches(Nir.parse(nir), birth_name):
+        known = self._birth_names.get(agent_id)
+        if known is None:
+            identity = self.identity(agent_id)
+            if identity.nir != Nir.parse(nir).value:
+                raise errors.AgentNotFound("no registered agent with this NIR and birth name")
+            known = fold_name(identity.birth_name)
+            if len(self._birth_names) >= BIRTH_NAMES_KEPT:
+                self._birth_names.clear()
+            self._birth_names[agent_id] = known
+        if known != fold_name(birth_name):
             raise errors.AgentNotFound("no registered agent with this NIR and birth name")
         return agent_id
 
@@ -215,9 +234,13 @@ class Ledger(Application[UUID]):
 
         ``guard`` is called with the loaded agent before the command runs (the caller's scope,
         judged on the agent's own history); it raises to refuse. Version conflicts with a
-        concurrent writer on the same agent are retried.
+        concurrent writer on the same agent are retried. On PostgreSQL, commands executed
+        concurrently in this process are applied and recorded together, in one transaction
+        (group commit: one lock, one fsync for many commands).
         """
         command = command.with_fingerprint()
+        if self._group is not None:
+            return self._group.run(command, guard)
         for attempt in itertools.count(1):
             agents = self.load_agents([command.agent_id])
             if guard is not None:
@@ -237,6 +260,45 @@ class Ledger(Application[UUID]):
                 _back_off(attempt)
                 continue
             return replace(receipt, position=recordings[-1].notification.id)
+        raise AssertionError("unreachable")
+
+    def _execute_together(
+        self, items: Sequence[tuple[cmd.Command, Guard | None]]
+    ) -> list[Receipt | BaseException]:
+        """Apply concurrent callers' commands in order and record them in one transaction;
+        each caller's receipt (with its log position), or the error that refused its command."""
+        for attempt in itertools.count(1):
+            agents = self.load_agents(list(dict.fromkeys(c.agent_id for c, _ in items)))
+            results: list[Receipt | BaseException] = []
+            for command, guard in items:
+                try:
+                    if guard is not None:
+                        found = agents.get(command.agent_id)
+                        if found is None:
+                            raise errors.AgentNotFound("no such agent")
+                        guard(found)
+                    results.append(_run(command, agents, self.cipher.seal))
+                except Exception as error:  # refused: this caller's answer, not the others'
+                    results.append(error)
+            try:
+                recordings = self.save(*(a for a in agents.values() if a.pending_events))
+            except IntegrityError:
+                if attempt >= VERSION_CONFLICT_RETRIES:
+                    raise
+                _back_off(attempt)
+                continue
+            positions = {
+                (r.domain_event.originator_id, r.domain_event.originator_version): (
+                    r.notification.id
+                )
+                for r in recordings
+            }
+            return [
+                replace(r, position=positions[(r.agent_id, r.version)])
+                if isinstance(r, Receipt) and not r.replayed
+                else r
+                for r in results
+            ]
         raise AssertionError("unreachable")
 
     def execute_many(
@@ -347,6 +409,64 @@ def _fewer_collections() -> Iterator[None]:
             _gc_users -= 1
             if _gc_users == 0:
                 gc.set_threshold(*_gc_saved)
+
+
+class _CommandGroup:
+    """Group commit of concurrent commands: the first caller to find no batch being written
+    writes the oldest one (its own command and those that joined it) while the others wait;
+    commands arriving meanwhile form the next batch. Each caller gets its own outcome."""
+
+    BATCH_MAX = 256
+
+    def __init__(
+        self,
+        run_batch: Callable[
+            [Sequence[tuple[cmd.Command, Guard | None]]], list[Receipt | BaseException]
+        ],
+    ) -> None:
+        self._run_batch = run_batch
+        self._queue: deque[_Commands] = deque()
+        self._writing = False
+        self._changed = threading.Condition()
+
+    def run(self, command: cmd.Command, guard: Guard | None) -> Receipt:
+        with self._changed:
+            if not self._queue or len(self._queue[-1].items) >= self.BATCH_MAX:
+                self._queue.append(_Commands())
+            batch = self._queue[-1]
+            index = len(batch.items)
+            batch.items.append((command, guard))
+            while batch.results is None and batch.error is None:
+                if not self._writing and self._queue and self._queue[0] is batch:
+                    self._writing = True
+                    self._queue.popleft()
+                    break
+                self._changed.wait()
+        if batch.results is None and batch.error is None:  # this caller writes the batch
+            try:
+                batch.results = self._run_batch(batch.items)
+            except BaseException as error:
+                batch.error = error
+            finally:
+                with self._changed:
+                    self._writing = False
+                    self._changed.notify_all()
+        if batch.error is not None:
+            raise batch.error
+        assert batch.results is not None
+        outcome = batch.results[index]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+class _Commands:
+    __slots__ = ("error", "items", "results")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[cmd.Command, Guard | None]] = []
+        self.results: list[Receipt | BaseException] | None = None
+        self.error: BaseException | None = None
 
 
 @dataclass(slots=True)

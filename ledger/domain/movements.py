@@ -122,6 +122,11 @@ class Identity:
         return self.nir == nir.value and _fold(self.birth_name) == _fold(birth_name)
 
 
+def fold_name(name: str) -> str:
+    """A birth name as it is compared: case, accents, hyphens and apostrophes ignored."""
+    return _fold(name)
+
+
 def _fold(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name)
     letters = "".join(c for c in decomposed if not unicodedata.combining(c))

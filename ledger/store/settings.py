@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Read-trail rows committed together at most (each response waits for its own)",
     )
+    group_commit: bool = Field(
+        default=True,
+        description="Concurrent commands of a process share one transaction (PostgreSQL)",
+    )
+
     @cached_property
     def agent_id_key(self) -> bytes:
         """The HMAC key: from settings, or in development a key generated once into data_dir."""
