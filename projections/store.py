@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -107,7 +107,7 @@ class Cursor:
         self.store = store
         self.raw = cursor
 
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
+    def execute(self, statement: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
         self.raw.execute(self.store.sql(statement), params)
         return self
 
@@ -123,17 +123,20 @@ class Cursor:
         return None if row is None else tuple(row)
 
     def select_in(
-        self, statement: str, column: str, values: Sequence[Any]
+        self, statement: str, column: str, values: Sequence[Any], suffix: str = ""
     ) -> list[tuple[Any, ...]]:
-        """Rows of ``statement`` (ending in a WHERE clause) whose ``column`` is one of ``values``:
-        one array parameter on PostgreSQL, an IN list (in chunks) on SQLite."""
+        """Rows of ``statement`` (ending in a WHERE clause, followed by ``suffix``) whose
+        ``column`` is one of ``values``: one array parameter on PostgreSQL, an IN list (in
+        chunks) on SQLite."""
         if self.store.is_postgres:
-            return self.execute(f"{statement} {column} = ANY(%s)", (list(values),)).fetchall()
+            return self.execute(
+                f"{statement} {column} = ANY(%s){suffix}", (list(values),)
+            ).fetchall()
         rows = []
         for i in range(0, len(values), 500):
             chunk = values[i : i + 500]
             marks = ",".join(["%s"] * len(chunk))
-            rows += self.execute(f"{statement} {column} IN ({marks})", chunk).fetchall()
+            rows += self.execute(f"{statement} {column} IN ({marks}){suffix}", chunk).fetchall()
         return rows
 
     def copy_rows(self, table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

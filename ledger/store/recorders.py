@@ -15,6 +15,7 @@ from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
 
 from ledger.store.chain import GENESIS, next_chain, record_digest
+from ledger.store.effects import MOVEMENT_COLUMNS, NO_MOVEMENT, movement_columns
 from ledger.store.settings import Settings
 
 CHAIN_TABLE = "event_chain"
@@ -67,6 +68,17 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             ).format(Identifier(STATE_TABLE))
         )
         table = Identifier(self.datastore.schema, self.events_table_name)
+        # An agent event's movement as typed columns (ledger/store/effects.py), for set-based
+        # rebuilds of the views. NULL for other aggregates' events and for rows written before.
+        self.sql_create_statements.append(
+            SQL("ALTER TABLE {} {}").format(
+                table,
+                SQL(", ").join(
+                    SQL("ADD COLUMN IF NOT EXISTS {} {}").format(Identifier(name), SQL(kind))
+                    for name, kind in MOVEMENT_COLUMNS
+                ),
+            )
+        )
         self._begin = SQL(
             "SET LOCAL lock_timeout = '{}s'; LOCK TABLE {} IN EXCLUSIVE MODE; NOTIFY {}"
         ).format(Literal(self.datastore.lock_timeout), table, Identifier(self.channel_name))
@@ -76,9 +88,17 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "FROM generate_series(1, %s)) AS ids"
         ).format(Identifier(CHAIN_TABLE))
         self._copy_events = SQL(
-            "COPY {} (originator_id, originator_version, topic, state, notification_id) "
+            "COPY {} (originator_id, originator_version, topic, state, notification_id, {}) "
             "FROM STDIN (FORMAT BINARY)"
-        ).format(table)
+        ).format(table, SQL(", ").join(Identifier(name) for name, _ in MOVEMENT_COLUMNS))
+        self._event_types = [
+            "uuid",
+            "int8",
+            "text",
+            "bytea",
+            "int8",
+            *(kind for _, kind in MOVEMENT_COLUMNS),
+        ]
         self._copy_chain = SQL(
             "COPY {} (position, digest, chain) FROM STDIN (FORMAT BINARY)"
         ).format(Identifier(CHAIN_TABLE))
@@ -108,7 +128,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             previous = bytes(row["head"]) if row["head"] is not None else GENESIS
             ids: list[int] = row["ids"]
             with curs.copy(self._copy_events) as copy:
-                copy.set_types(["uuid", "int8", "text", "bytea", "int8"])
+                copy.set_types(self._event_types)
                 for event, position in zip(stored_events, ids, strict=True):
                     copy.write_row(
                         (
@@ -117,6 +137,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                             event.topic,
                             event.state,
                             position,
+                            *(movement_columns(event.topic, event.state) or NO_MOVEMENT),
                         )
                     )
             with curs.copy(self._copy_chain) as copy:
