@@ -142,14 +142,20 @@ CHILD = """
 import resource, sys, time
 from pathlib import Path
 from ledger.application import Ledger
-from ledger.files.campaign import import_campaign
+from ledger.files import campaign
+workers = int(sys.argv[2])
 started = time.perf_counter()
-report = import_campaign(Ledger(), Path(sys.argv[1]), "operator:bench")
+if workers > 1:
+    from ledger.store.settings import Settings
+    report = campaign.import_campaign_in_parallel(
+        Settings(), Path(sys.argv[1]), "operator:bench", workers)
+else:
+    report = campaign.import_campaign(Ledger(), Path(sys.argv[1]), "operator:bench")
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-cpu = resource.getrusage(resource.RUSAGE_SELF)
-print(report.lines_read, report.applied, report.rejected_total, seconds, peak,
-      cpu.ru_utime + cpu.ru_stime)
+usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+peak = max(u.ru_maxrss for u in usage) / 1024
+cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+print(report.lines_read, report.applied, report.rejected_total, seconds, peak, cpu)
 """
 
 
@@ -160,10 +166,12 @@ def write_campaign(path: Path, lines: int, year: int = 2024, first: int = 0) -> 
             out.write(f"{nir(seq)};NOM;Prenom;1980-01-01;{SIRET};{year};1607\n")
 
 
-def import_in_child(url: str, path: Path, extra_env: dict[str, str] | None = None) -> list[float]:
+def import_in_child(
+    url: str, path: Path, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> list[float]:
     env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_ID_KEY": KEY, **(extra_env or {})}
     output = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path)],
+        [sys.executable, "-c", CHILD, str(path), str(workers)],
         env=env,
         check=True,
         capture_output=True,
@@ -172,19 +180,20 @@ def import_in_child(url: str, path: Path, extra_env: dict[str, str] | None = Non
     return [float(v) for v in output]
 
 
-def run(lines: int) -> dict[str, float]:
+def run(lines: int, workers: int = 1) -> dict[str, float]:
     with scratch_database() as url, tempfile.TemporaryDirectory() as directory:
         table, population_copy = build_population(url, lines)
         with psycopg.connect(url) as conn:
             head = conn.execute(f"SELECT max(notification_id) FROM {table}").fetchone()[0]
         path = Path(directory) / "campagne-2024.csv"
         write_campaign(path, lines)
-        read, applied, rejected, seconds, peak, cpu = import_in_child(url, path)
+        read, applied, rejected, seconds, peak, cpu = import_in_child(url, path, workers)
         copied, copy_seconds = copy_baseline(url, table, head)
     copy_rate = copied / copy_seconds
     rate = applied / seconds
     print(
-        f"lines: {lines:,}  applied: {applied:,.0f}  rejected: {rejected:.0f}  (read {read:,.0f})"
+        f"lines: {lines:,}  workers: {workers}  applied: {applied:,.0f}  "
+        f"rejected: {rejected:.0f}  (read {read:,.0f})"
     )
     print(
         f"  campaign import: {rate:,.0f} lines/s ({seconds:.1f} s, CPU of the import "
@@ -201,5 +210,11 @@ def run(lines: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    for size in [int(a) for a in sys.argv[1:]] or [100_000, 1_000_000]:
-        run(size)
+    arguments = sys.argv[1:]
+    workers = 1
+    if "--workers" in arguments:
+        at = arguments.index("--workers")
+        workers = int(arguments[at + 1])
+        del arguments[at : at + 2]
+    for size in [int(a) for a in arguments] or [100_000, 1_000_000]:
+        run(size, workers)

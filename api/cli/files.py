@@ -15,7 +15,7 @@ from api.cli.common import CLI_OPERATOR, console, fail, file_progress, services
 from api.exports import csv_lines, xlsx_chunks
 from ledger.domain.errors import DomainError
 from ledger.domain.identifiers import Siret
-from ledger.files.campaign import import_campaign
+from ledger.files.campaign import import_campaign, import_campaign_in_parallel
 from ledger.files.deposits import REPORT_COLUMNS, deposit_file
 from projections.extraction import COLUMNS, extraction_rows
 
@@ -27,13 +27,23 @@ demo = typer.Typer(help="A synthetic population, deterministic from a seed.", no
 @campaign.command("import")
 def campaign_import(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV of declaration lines"),
+    workers: int = typer.Option(
+        1, min=1, max=32, help="Processes sharing the file by agent (PostgreSQL; no progress bar)"
+    ),
 ) -> None:
     """Import a campaign file: streamed, applied in chunks, each line exactly once."""
-    with file_progress(file) as report:
+    svc = services()
+    if workers > 1 and svc.settings.uses_postgres:
         try:
-            result = import_campaign(services().ledger, file, "operator:cli", progress=report)
+            result = import_campaign_in_parallel(svc.settings, file, "operator:cli", workers)
         except DomainError as error:
             raise fail(error) from None
+    else:
+        with file_progress(file) as report:
+            try:
+                result = import_campaign(svc.ledger, file, "operator:cli", progress=report)
+            except DomainError as error:
+                raise fail(error) from None
     table = Table("lines read", "applied", "already applied", "rejected")
     table.add_row(
         str(result.lines_read),

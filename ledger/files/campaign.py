@@ -9,6 +9,7 @@ again, or a run killed half-way and started again, changes nothing twice.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -27,6 +29,7 @@ from ledger.domain.file_runs import Campaign, campaign_id
 from ledger.domain.identifiers import Nir, Siret, agent_id_for
 from ledger.domain.provenance import Channel, Provenance
 from ledger.files.reading import FALSE, TRUE, Line, file_digest, parse_date, read_lines
+from ledger.store.settings import Settings
 
 COLUMNS = ("nir", "birth_name", "first_name", "birth_date", "siret", "year", "hours_worked")
 OPTIONAL = ("low_qualification",)
@@ -128,6 +131,8 @@ def import_campaign(
     progress: Callable[[int, int], None] | None = None,
     lines_per_chunk: int = 1000,
     report_progress: Callable[[int, int, CampaignReport], None] | None = None,
+    partition: tuple[int, int] = (0, 1),
+    analyse: bool = True,
 ) -> CampaignReport:
     """Stream a campaign file through the bulk path; returns the report.
 
@@ -136,7 +141,11 @@ def import_campaign(
     previous one is written). ``progress`` is called with (bytes read, lines read) after each
     chunk's worth of lines; ``report_progress`` also gets the report so far. Leaves the tables
     analysed (PostgreSQL plans the next chunk's reads from their statistics).
+
+    ``partition`` (k, n): only the lines of agents whose id is k modulo n (and, for k = 0, the
+    lines that do not parse), so n processes share a file by agent, each agent in one of them.
     """
+    part, parts = partition
     digest = file_digest(path)
     report = CampaignReport(digest)
     lines = read_lines(path, COLUMNS, OPTIONAL)
@@ -144,12 +153,16 @@ def import_campaign(
 
     def commands() -> Iterator[cmd.Command]:
         for line in lines:
-            report.lines_read += 1
             try:
                 found = line_commands(line, ledger.id_key, principal, digest)
             except errors.DomainError as error:
-                report.reject(line.number, error)
+                if part == 0:
+                    report.lines_read += 1
+                    report.reject(line.number, error)
                 continue
+            if parts > 1 and found[0].agent_id.int % parts != part:
+                continue
+            report.lines_read += 1
             pending.append((line.number, len(found), line.offset))
             yield from found
 
@@ -174,9 +187,48 @@ def import_campaign(
                 progress(offset, report.lines_read)
             if report_progress:
                 report_progress(offset, report.lines_read, report)
-    if report.applied >= ANALYSE_AFTER:
+    if analyse and report.applied >= ANALYSE_AFTER:
         ledger.analyse()
     return report
+
+
+def import_campaign_in_parallel(
+    settings: Settings, path: Path, principal: str, workers: int
+) -> CampaignReport:
+    """The same import shared by ``workers`` processes, each taking the agents whose id falls
+    in its partition (one PostgreSQL; the same split spreads over several machines). Reports
+    are added up; the tables are analysed once at the end."""
+    ledger = Ledger(settings)  # the tables exist before the workers start
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        reports = pool.starmap(
+            _import_partition,
+            [(settings.model_dump(), str(path), principal, (k, workers)) for k in range(workers)],
+        )
+    total = CampaignReport(reports[0].file_sha256)
+    for report in reports:
+        total.lines_read += report.lines_read
+        total.applied += report.applied
+        total.already_applied += report.already_applied
+        total.rejected.update(report.rejected)
+        total.rejections += report.rejections
+    total.rejections = sorted(total.rejections)[:MAX_REJECTIONS_KEPT]
+    try:
+        if total.applied >= ANALYSE_AFTER:
+            ledger.analyse()
+    finally:
+        ledger.close()
+    return total
+
+
+def _import_partition(
+    settings: dict[str, Any], path: str, principal: str, partition: tuple[int, int]
+) -> CampaignReport:
+    ledger = Ledger(Settings(**settings))
+    try:
+        return import_campaign(ledger, Path(path), principal, partition=partition, analyse=False)
+    finally:
+        ledger.close()
 
 
 def campaign_counts(report: CampaignReport) -> dict[str, object]:
