@@ -51,6 +51,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     the states by one upsert: no pipeline, no size limit, the same ids and order as the library.
     """
 
+    write_chain = True
+    """False only to measure what the chain costs (``bench.audit``)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sql_create_statements.append(
@@ -140,10 +143,12 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                             *(movement_columns(event.topic, event.state) or NO_MOVEMENT),
                         )
                     )
-            with curs.copy(self._copy_chain) as copy:
-                copy.set_types(["int8", "bytea", "bytea"])
-                for chain_row in _chain_rows(previous, list(zip(ids, stored_events, strict=True))):
-                    copy.write_row(chain_row)
+            if self.write_chain:
+                with curs.copy(self._copy_chain) as copy:
+                    copy.set_types(["int8", "bytea", "bytea"])
+                    pairs = list(zip(ids, stored_events, strict=True))
+                    for chain_row in _chain_rows(previous, pairs):
+                        copy.write_row(chain_row)
             if agent_states:
                 curs.execute(
                     self._upsert_states,
