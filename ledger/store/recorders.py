@@ -73,10 +73,22 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         table = Identifier(self.datastore.schema, self.events_table_name)
         # An agent event's movement as typed columns (ledger/store/effects.py), for set-based
         # rebuilds of the views. NULL for other aggregates' events and for rows written before.
+        # Altered only when a column is missing: ALTER TABLE takes the table's strongest lock even
+        # when there is nothing to add, and every process runs these statements as it starts.
         self.sql_create_statements.append(
-            SQL("ALTER TABLE {} {}").format(
-                table,
-                SQL(", ").join(
+            SQL(
+                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM unnest({names}) AS c(name) WHERE NOT EXISTS "
+                "(SELECT 1 FROM information_schema.columns WHERE table_schema = {schema} "
+                "AND table_name = {name} AND column_name = c.name)) THEN ALTER TABLE {table} "
+                "{columns}; END IF; END $$"
+            ).format(
+                names=SQL("ARRAY[{}]").format(
+                    SQL(", ").join(Literal(name) for name, _ in MOVEMENT_COLUMNS)
+                ),
+                schema=Literal(self.datastore.schema),
+                name=Literal(self.events_table_name),
+                table=table,
+                columns=SQL(", ").join(
                     SQL("ADD COLUMN IF NOT EXISTS {} {}").format(Identifier(name), SQL(kind))
                     for name, kind in MOVEMENT_COLUMNS
                 ),
@@ -112,6 +124,13 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "state = excluded.state WHERE s.version < excluded.version"
         ).format(Identifier(STATE_TABLE))
         self._qualified_table = f"{self.datastore.schema}.{self.events_table_name}"
+
+    def _create_table(self, curs: Any) -> None:
+        # Processes starting together (the API's workers, the projection worker, a command)
+        # create and alter the tables one at a time: two such transactions taking the same
+        # locks in another order deadlock.
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext('cpf_ledger_create_tables'))")
+        super()._create_table(curs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
