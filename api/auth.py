@@ -48,7 +48,12 @@ def _invalid() -> ApiProblem:
 
 
 def principal_of_key(svc: Services, token: str) -> Principal | None:
-    """The principal a bearer key stands for (None: unknown, revoked, or its user removed)."""
+    """The principal a bearer key stands for (None: unknown, revoked, or its user removed),
+    kept ``LEDGER_KEY_CACHE_SECONDS`` (see :mod:`api.principals`)."""
+    return svc.principals.get(token, lambda: _resolve_key(svc, token))
+
+
+def _resolve_key(svc: Services, token: str) -> Principal | None:
     key = svc.access.authenticate(token)
     if key is None:
         return None
@@ -79,7 +84,8 @@ def _principal(
     session: str | None = None,
 ) -> Principal | None:
     """A key's or a session's principal: an employer's profile and SIRETs are read from its
-    establishment on every request, so a user removed from it stops at once."""
+    establishment (for a session, on every request; for a key, once per cache lifetime), so a
+    user removed from it stops at once in this process, within the cache lifetime in others."""
     if role is not Role.EMPLOYER:
         return Principal(role=str(role), name=name, key_id=key_id, user_id=user_id, session=session)
     assert siret is not None and user_id is not None

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from api.background import Background
 from api.idempotency import IdempotencyStore
+from api.principals import PrincipalCache
 from ledger.access_service import AccessService
 from ledger.accounts_service import AccountService
 from ledger.application import Ledger
@@ -37,6 +38,7 @@ class Services:
     checkpoints: CheckpointStore
     health: Health
     accounts: AccountService
+    principals: PrincipalCache
     background: Background = field(default_factory=Background)
 
     def close(self, timeout: float = 30.0) -> None:
@@ -52,7 +54,9 @@ def bootstrap(settings: Settings | None = None) -> Services:
     ledger = Ledger(settings)
     projector = Projector(ledger)
     store = projector.store
+    principals = PrincipalCache(settings.key_cache_seconds)
     access = AccessService(ledger)
+    access.on_change = principals.clear
     return Services(
         settings=settings,
         ledger=ledger,
@@ -60,12 +64,13 @@ def bootstrap(settings: Settings | None = None) -> Services:
         projector=projector,
         queries=Queries(store),
         idempotency=IdempotencyStore(store),
-        trail=ReadTrail(store),
+        trail=ReadTrail(store, settings.trail_batch_max),
         checkpoints=CheckpointStore(store),
         health=Health(store),
         accounts=AccountService(
             ledger, access, CredentialStore(store, SecretSealer(ledger.cipher.keys)), settings
         ),
+        principals=principals,
     )
 
 

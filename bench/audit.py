@@ -21,17 +21,23 @@ from bench.campaign import build_population
 from bench.common import campaign, scratch_database
 from ledger.application import Ledger
 from ledger.audit import chain_existing, verify_chain
-from ledger.store.recorders import event_store_env
+from ledger.store.recorders import ChainedPostgresRecorder, event_store_env
 from ledger.store.settings import Settings
 
 KEY = "b" * 40
+
+
+class UnchainedRecorder(ChainedPostgresRecorder):
+    """The ledger's recorder without its chain rows: what the chain costs, by difference."""
+
+    write_chain = False
 
 
 def bulk_rate(agents: int, chained: bool) -> float:
     def env(settings: Settings) -> dict[str, Any]:
         values = event_store_env(settings)
         if not chained:
-            values.pop("APPLICATION_RECORDER_TOPIC")
+            values["APPLICATION_RECORDER_TOPIC"] = "bench.audit:UnchainedRecorder"
         return values
 
     application_module.event_store_env = env  # type: ignore[assignment]

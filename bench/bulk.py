@@ -44,7 +44,8 @@ def main(agents: int = 20_000) -> None:
     events = len(rows)
     print(f"agents: {agents}  events: {events}  refused: {refused}")
     print(
-        f"bulk path (execute_many, chunks of 400): {agents / bulk_seconds:,.0f} agents/s "
+        f"bulk path (execute_many, chunks of {ledger.settings.bulk_chunk_size}): "
+        f"{agents / bulk_seconds:,.0f} agents/s "
         f"({events / bulk_seconds:,.0f} events/s)"
     )
     print(f"raw COPY of the same rows:               {events / copy_seconds:,.0f} rows/s")

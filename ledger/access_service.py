@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
@@ -34,6 +35,10 @@ class AccessService:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+
+    on_change: Callable[[], None] = staticmethod(lambda: None)
+    """Called after a change of who may act (a user removed, a delegation, a key revoked): the
+    API forgets the principals it keeps."""
 
     # ---------------------------------------------------------- establishments
 
@@ -68,6 +73,7 @@ class AccessService:
             lambda: self.establishment(siret),
             lambda e: e.grant_user(user_id, name, profile, provenance.as_dict()),
         )
+        self.on_change()  # a user granted again may have another profile
         return user_id
 
     def revoke_user(self, siret: str, user_id: str, provenance: Provenance) -> None:
@@ -76,6 +82,7 @@ class AccessService:
             lambda: self.establishment(siret),
             lambda e: e.revoke_user(user_id, provenance.as_dict()),
         )
+        self.on_change()
 
     def change_delegation(
         self, delegated: str, centraliser: str, state: str, provenance: Provenance
@@ -93,6 +100,7 @@ class AccessService:
             self.ledger.save(delegated_est, centraliser_est)
 
         retrying(work)
+        self.on_change()
 
     def sirets_of(self, siret: str) -> set[str]:
         """The SIRETs an employer of ``siret`` acts for: its own and those that accepted it as
@@ -127,6 +135,7 @@ class AccessService:
 
     def revoke_key(self, key_id: uuid.UUID, provenance: Provenance) -> None:
         update(self.ledger, lambda: self.key(key_id), lambda k: k.revoke(provenance.as_dict()))
+        self.on_change()
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The live key for a bearer token, or None (unknown or revoked)."""

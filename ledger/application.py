@@ -6,27 +6,41 @@ connection pool).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    StoredEvent,
+    Transcoder,
+    Transcoding,
+)
 from eventsourcing.utils import get_topic
 
 from ledger import commands as cmd
 from ledger.domain import errors
 from ledger.domain.agent import Agent, Identity, Receipt
 from ledger.domain.identifiers import Nir, agent_id_for
+from ledger.domain.movements import fold_name
 from ledger.store.cipher import IdentityCipher
-from ledger.store.events import select_events_of
+from ledger.store.events import analyse_tables, select_agent_records, select_events_of
 from ledger.store.recorders import event_store_env
 from ledger.store.settings import Settings
+from ledger.store.transcoder import OrjsonTranscoder
 
 T = TypeVar("T")
 AGENT_TOPIC = get_topic(Agent) + "."
@@ -35,6 +49,7 @@ Guard = Callable[[Agent], None]
 """A check run on the loaded agent before a command (raises a DomainError to refuse)."""
 
 VERSION_CONFLICT_RETRIES = 50
+BIRTH_NAMES_KEPT = 100_000
 """Attempts before a version conflict on one agent is given up (with jittered back-off)."""
 
 
@@ -73,14 +88,50 @@ class Ledger(Application[UUID]):
         keys = self.settings.identity_keys
         self.cipher = IdentityCipher.parse(keys.get_secret_value() if keys else None)
         super().__init__(env=event_store_env(self.settings))
+        # Registered agents' folded birth names, by id (an identity never changes; the id is an
+        # HMAC of the NIR, so the id found stands for the NIR): decrements by NIR and birth name
+        # read the registration event once.
+        self._birth_names: dict[UUID, str] = {}
+        self._group: _CommandGroup | None = None
+        if self.settings.uses_postgres and self.settings.group_commit:
+            self._group = _CommandGroup(self._execute_together)
 
     on_recorded: Callable[[int], None] = staticmethod(lambda count: None)
     """Called with the number of events each save() recorded (metrics hook)."""
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        recordings = super().save(*objs, **kwargs)
+        """Record the pending events of ``objs``, with each agent's folded state, in one
+        transaction; returns the recordings (events with their log positions)."""
+        events, states = self._collect(objs)
+        if not events:
+            return []
+        recordings = self.events.put(events, agent_states=states, **kwargs)
         self.on_recorded(len(recordings))
         return recordings
+
+    @staticmethod
+    def _collect(objs: Iterable[Any]) -> tuple[list[Any], list[tuple[UUID, int, bytes]]]:
+        """The pending events of the aggregates (or events) ``objs``, and each agent's folded
+        state after them. (The library's ``save`` does the same with runtime protocol checks
+        that cost more than the rest of a bulk chunk's bookkeeping.)"""
+        events: list[Any] = []
+        states = []
+        for obj in objs:
+            if obj is None:
+                continue
+            if not hasattr(obj, "collect_events"):
+                events.append(obj)
+                continue
+            pending = obj.collect_events()
+            if pending and isinstance(obj, Agent):
+                states.append((obj.id, obj.version, orjson.dumps(obj.to_state())))
+            events += pending
+        return events, states
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -104,14 +155,26 @@ class Ledger(Application[UUID]):
         return found
 
     def get_agent(self, agent_id: UUID) -> Agent:
-        """The agent's current state, replayed from its events."""
-        return self.aggregate(agent_id, Agent, errors.AgentNotFound("no such agent"))
+        """The agent's current state (its folded state, and any event recorded after it)."""
+        found = self.load_agents([agent_id]).get(agent_id)
+        if found is None:
+            raise errors.AgentNotFound("no such agent")
+        return found
 
     def find_agent(self, nir: str, birth_name: str) -> UUID:
         """The id of the registered agent with this NIR and birth name; AgentNotFound otherwise
         (the same error whether the NIR is unknown or the name does not match)."""
         agent_id = self.agent_id(nir)
-        if not self.identity(agent_id).matches(Nir.parse(nir), birth_name):
+        known = self._birth_names.get(agent_id)
+        if known is None:
+            identity = self.identity(agent_id)
+            if identity.nir != Nir.parse(nir).value:
+                raise errors.AgentNotFound("no registered agent with this NIR and birth name")
+            known = fold_name(identity.birth_name)
+            if len(self._birth_names) >= BIRTH_NAMES_KEPT:
+                self._birth_names.clear()
+            self._birth_names[agent_id] = known
+        if known != fold_name(birth_name):
             raise errors.AgentNotFound("no registered agent with this NIR and birth name")
         return agent_id
 
@@ -122,24 +185,60 @@ class Ledger(Application[UUID]):
             raise errors.AgentNotFound("no such agent")
         return Identity(**self.cipher.open(events[0].identity))  # type: ignore[attr-defined]
 
-    def identity_of(self, agent: Agent) -> Identity:
-        """The identity of a loaded agent (opened if sealed at rest)."""
-        return agent.identity or Identity(**self.cipher.open(agent.stored_identity))
+    def identities(self, agent_ids: Sequence[UUID]) -> dict[UUID, Identity]:
+        """The identities of many agents, from their registration events (one query)."""
+        found = {}
+        for stored in select_events_of(self.recorder, agent_ids, only_first=True):
+            event: Any = self.mapper.to_domain_event(stored)
+            found[UUID(str(stored.originator_id))] = Identity(**self.cipher.open(event.identity))
+        return found
 
     def load_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, Agent]:
-        """Many agents replayed from one query (the bulk path's batch read); an id of another
-        kind of aggregate is no agent."""
+        """Many agents in one query: each from its folded state, plus any event recorded after
+        it (a state of another format is replayed from the first event); an id of another kind
+        of aggregate is no agent."""
+        agents: dict[UUID, Agent] = {}
+        stale: list[UUID] = []
+        for record in select_agent_records(self.recorder, agent_ids):
+            agent = None
+            if record.state is not None:
+                agent = Agent.from_state(
+                    record.agent_id, record.state_version, orjson.loads(record.state)
+                )
+                if agent is None:
+                    stale.append(record.agent_id)
+                    continue
+            folded = self._fold(agent, record.events)
+            if folded is not None:
+                agents[record.agent_id] = folded
+        agents.update(self.replay_agents(stale))
+        return agents
+
+    def replay_agents(self, agent_ids: Sequence[UUID]) -> dict[UUID, Agent]:
+        """Many agents replayed from all their events, ignoring folded states (one query)."""
         agents: dict[UUID, Agent] = {}
         for stored in select_events_of(self.recorder, agent_ids):
-            if not stored.topic.startswith(AGENT_TOPIC):
-                continue
-            event: Agent.Event = self.mapper.to_domain_event(stored)  # type: ignore[assignment]
             agent_uuid = UUID(str(stored.originator_id))
-            found = agents.get(agent_uuid)
-            if found is None and not isinstance(event, Agent.Registered):
-                continue  # no registration: whatever this stream is, it is no agent
-            agents[agent_uuid] = event.mutate(found)  # type: ignore[assignment]
+            folded = self._fold(agents.get(agent_uuid), [stored])
+            if folded is not None:
+                agents[agent_uuid] = folded
         return agents
+
+    def _fold(self, agent: Agent | None, events: Sequence[StoredEvent]) -> Agent | None:
+        """``agent`` with ``events`` applied; None for a stream that is no agent's (another
+        kind of aggregate, or no registration first)."""
+        for stored in events:
+            if not stored.topic.startswith(AGENT_TOPIC):
+                return None
+            event: Agent.Event = self.mapper.to_domain_event(stored)  # type: ignore[assignment]
+            if agent is None and not isinstance(event, Agent.Registered):
+                return None
+            agent = event.mutate(agent)
+        return agent
+
+    def analyse(self) -> None:
+        """Refresh the store's statistics after a bulk load (PostgreSQL)."""
+        analyse_tables(self.recorder)
 
     # -------------------------------------------------------------- commands
 
@@ -148,9 +247,13 @@ class Ledger(Application[UUID]):
 
         ``guard`` is called with the loaded agent before the command runs (the caller's scope,
         judged on the agent's own history); it raises to refuse. Version conflicts with a
-        concurrent writer on the same agent are retried.
+        concurrent writer on the same agent are retried. On PostgreSQL, commands executed
+        concurrently in this process are applied and recorded together, in one transaction
+        (group commit: one lock, one fsync for many commands).
         """
         command = command.with_fingerprint()
+        if self._group is not None:
+            return self._group.run(command, guard)
         for attempt in itertools.count(1):
             agents = self.load_agents([command.agent_id])
             if guard is not None:
@@ -172,31 +275,118 @@ class Ledger(Application[UUID]):
             return replace(receipt, position=recordings[-1].notification.id)
         raise AssertionError("unreachable")
 
+    def _execute_together(
+        self, items: Sequence[tuple[cmd.Command, Guard | None]]
+    ) -> list[Receipt | BaseException]:
+        """Apply concurrent callers' commands in order and record them in one transaction;
+        each caller's receipt (with its log position), or the error that refused its command."""
+        for attempt in itertools.count(1):
+            agents = self.load_agents(list(dict.fromkeys(c.agent_id for c, _ in items)))
+            results: list[Receipt | BaseException] = []
+            for command, guard in items:
+                try:
+                    if guard is not None:
+                        found = agents.get(command.agent_id)
+                        if found is None:
+                            raise errors.AgentNotFound("no such agent")
+                        guard(found)
+                    results.append(_run(command, agents, self.cipher.seal))
+                except Exception as error:  # refused: this caller's answer, not the others'
+                    results.append(error)
+            try:
+                recordings = self.save(*(a for a in agents.values() if a.pending_events))
+            except IntegrityError:
+                if attempt >= VERSION_CONFLICT_RETRIES:
+                    raise
+                _back_off(attempt)
+                continue
+            positions = {
+                (r.domain_event.originator_id, r.domain_event.originator_version): (
+                    r.notification.id
+                )
+                for r in recordings
+            }
+            return [
+                replace(r, position=positions[(r.agent_id, r.version)])
+                if isinstance(r, Receipt) and not r.replayed
+                else r
+                for r in results
+            ]
+        raise AssertionError("unreachable")
+
     def execute_many(
         self, commands: Iterable[cmd.Command], chunk_size: int | None = None
     ) -> Iterator[BulkOutcome]:
         """The bulk path: apply many commands to many agents, in chunks.
 
-        Each chunk loads its agents in one query and saves them in one ``save()`` (one
-        transaction), so memory stays flat whatever the input's length. Commands are applied in
-        order; a refused command records nothing and does not stop the others.
+        Each chunk loads its agents in one query and records them in one transaction, so memory
+        stays flat whatever the input's length. Commands are applied in order; a refused command
+        records nothing and does not stop the others. On PostgreSQL a chunk is applied while the
+        previous one is being written (one write in flight): an agent of both is taken from the
+        previous chunk, as it will be once written; if that write fails, both are done again.
         """
+        with _fewer_collections():
+            yield from self._execute_many(commands, chunk_size)
+
+    def _execute_many(
+        self, commands: Iterable[cmd.Command], chunk_size: int | None
+    ) -> Iterator[BulkOutcome]:
         size = chunk_size or self.settings.bulk_chunk_size
         iterator = iter(commands)
-        while chunk := [c.with_fingerprint() for c in itertools.islice(iterator, size)]:
-            yield from self._execute_chunk(chunk)
+        chunks = iter(lambda: [c.with_fingerprint() for c in itertools.islice(iterator, size)], [])
+        if not self.settings.uses_postgres:
+            for chunk in chunks:
+                yield from self._execute_chunk(chunk)
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="bulk-writer") as writer:
+            flight: _InFlight | None = None
+            for chunk in chunks:
+                agents = self._load_after(chunk, flight)
+                outcomes = _apply(chunk, agents, self.cipher.seal)
+                if flight is not None:
+                    if flight.failed():  # a concurrent writer: redo it, then this one
+                        yield from self._execute_chunk(flight.chunk)
+                        flight = None
+                        yield from self._execute_chunk(chunk)
+                        continue
+                    yield from flight.outcomes
+                flight = self._submit(writer, chunk, agents, outcomes)
+            if flight is not None:
+                if flight.failed():
+                    yield from self._execute_chunk(flight.chunk)
+                else:
+                    yield from flight.outcomes
+
+    def _load_after(self, chunk: list[cmd.Command], flight: _InFlight | None) -> dict[UUID, Agent]:
+        """The chunk's agents: from the chunk being written when it has them, else stored."""
+        ids = list(dict.fromkeys(c.agent_id for c in chunk))
+        carried = {} if flight is None else flight.agents
+        agents = self.load_agents([i for i in ids if i not in carried])
+        agents.update((i, carried[i]) for i in ids if i in carried)
+        return agents
+
+    def _submit(
+        self,
+        writer: ThreadPoolExecutor,
+        chunk: list[cmd.Command],
+        agents: dict[UUID, Agent],
+        outcomes: list[BulkOutcome],
+    ) -> _InFlight:
+        """Start writing a chunk's events and states in the writer thread."""
+        events, states = self._collect(a for a in agents.values() if a.pending_events)
+        stored = [self.mapper.to_stored_event(e) for e in events]
+
+        def write() -> None:
+            if stored:
+                self.recorder.insert_events(stored, agent_states=states)
+                self.on_recorded(len(stored))
+
+        return _InFlight(chunk, agents, outcomes, writer.submit(write))
 
     def _execute_chunk(self, chunk: list[cmd.Command]) -> list[BulkOutcome]:
         for attempt in itertools.count(1):
             agents = self.load_agents(list(dict.fromkeys(c.agent_id for c in chunk)))
-            outcomes = []
-            for command in chunk:
-                try:
-                    outcomes.append(
-                        BulkOutcome(command, _run(command, agents, self.cipher.seal), None)
-                    )
-                except errors.DomainError as error:
-                    outcomes.append(BulkOutcome(command, None, error))
+            outcomes = _apply(chunk, agents, self.cipher.seal)
             try:
                 self.save(*(a for a in agents.values() if a.pending_events))
             except IntegrityError:
@@ -206,6 +396,123 @@ class Ledger(Application[UUID]):
                 continue
             return outcomes
         raise AssertionError("unreachable")
+
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, int, int] = gc.get_threshold()
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while bulk runs are going: a chunk allocates
+    tens of thousands of short-lived objects (freed by reference counting), and collections
+    triggered by their number scan the chunk's live agents again and again (about a sixth of a
+    campaign's CPU). Restored when the last bulk run of the process ends."""
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            gc.set_threshold(max(_gc_saved[0], 50_000), *_gc_saved[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
+
+
+class _CommandGroup:
+    """Group commit of concurrent commands: the first caller to find no batch being written
+    writes the oldest one (its own command and those that joined it) while the others wait;
+    commands arriving meanwhile form the next batch. Each caller gets its own outcome."""
+
+    BATCH_MAX = 256
+
+    def __init__(
+        self,
+        run_batch: Callable[
+            [Sequence[tuple[cmd.Command, Guard | None]]], list[Receipt | BaseException]
+        ],
+    ) -> None:
+        self._run_batch = run_batch
+        self._queue: deque[_Commands] = deque()
+        self._writing = False
+        self._changed = threading.Condition()
+
+    def run(self, command: cmd.Command, guard: Guard | None) -> Receipt:
+        with self._changed:
+            if not self._queue or len(self._queue[-1].items) >= self.BATCH_MAX:
+                self._queue.append(_Commands())
+            batch = self._queue[-1]
+            index = len(batch.items)
+            batch.items.append((command, guard))
+            while batch.results is None and batch.error is None:
+                if not self._writing and self._queue and self._queue[0] is batch:
+                    self._writing = True
+                    self._queue.popleft()
+                    break
+                self._changed.wait()
+        if batch.results is None and batch.error is None:  # this caller writes the batch
+            try:
+                batch.results = self._run_batch(batch.items)
+            except BaseException as error:
+                batch.error = error
+            finally:
+                with self._changed:
+                    self._writing = False
+                    self._changed.notify_all()
+        if batch.error is not None:
+            raise batch.error
+        assert batch.results is not None
+        outcome = batch.results[index]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+class _Commands:
+    __slots__ = ("error", "items", "results")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[cmd.Command, Guard | None]] = []
+        self.results: list[Receipt | BaseException] | None = None
+        self.error: BaseException | None = None
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A chunk whose write runs in the writer thread: its agents as they will be once written."""
+
+    chunk: list[cmd.Command]
+    agents: dict[UUID, Agent]
+    outcomes: list[BulkOutcome]
+    written: Future[None]
+
+    def failed(self) -> bool:
+        """Wait for the write; True when a concurrent writer got there first (version
+        conflict), so the chunk must be done again from the store."""
+        try:
+            self.written.result()
+        except IntegrityError:
+            return True
+        return False
+
+
+def _apply(
+    chunk: list[cmd.Command],
+    agents: dict[UUID, Agent],
+    seal: Callable[[dict[str, Any]], dict[str, Any]],
+) -> list[BulkOutcome]:
+    outcomes = []
+    for command in chunk:
+        try:
+            outcomes.append(BulkOutcome(command, _run(command, agents, seal), None))
+        except errors.DomainError as error:
+            outcomes.append(BulkOutcome(command, None, error))
+    return outcomes
 
 
 def _run(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
+from ledger.domain.agent import Agent
 from ledger.store.events import agent_ids, last_positions
 from ledger.store.settings import Settings
 from projections.runner import LIVE, Projector, Target, create_bookkeeping
@@ -71,12 +72,13 @@ def check_write_model(projector: Projector, applied: int) -> list[Difference]:
     for start in range(0, len(everyone), 500):
         chunk = [UUID(str(a)) for a in everyone[start : start + 500]]
         latest = last_positions(projector.ledger.recorder, chunk)
-        loaded = projector.ledger.load_agents(chunk)
+        loaded = projector.ledger.replay_agents(chunk)
         differences += [  # agent events on a stream that is no agent's
             Difference("balances", (agent_id.hex,), "not_an_agent", None, None)
             for agent_id in chunk
             if agent_id not in loaded
         ]
+        differences += _folded_states(projector.ledger.load_agents(chunk), loaded)
         agents = {
             agent_id: agent
             for agent_id, agent in loaded.items()
@@ -110,6 +112,28 @@ def check_write_model(projector: Projector, applied: int) -> list[Difference]:
                     )
                 )
     return differences
+
+
+def _summary(agent: Agent) -> tuple[str, ...]:
+    return (str(agent.balance), str(agent.reserve), str(agent.status), str(agent.version))
+
+
+def _folded_states(folded: dict[UUID, Agent], replayed: dict[UUID, Agent]) -> list[Difference]:
+    """Agents whose folded state (what commands load: the whole state, not only the balance)
+    is not what their events replay to."""
+    return [
+        Difference(
+            "agent_state",
+            (agent_id.hex,),
+            "state_differs_from_events",
+            _summary(agent),
+            _summary(folded[agent_id]) if agent_id in folded else None,
+        )
+        for agent_id, agent in replayed.items()
+        if agent_id not in folded
+        or (folded[agent_id].version, folded[agent_id].to_state())
+        != (agent.version, agent.to_state())
+    ]
 
 
 def _compare(

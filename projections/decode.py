@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from ledger.domain.agent import movement_effects
+from ledger.store.effects import plain_fields
 
 AGENT = "Agent"
 
@@ -40,19 +39,10 @@ class Movement:
         return provenance
 
 
-def _plain(value: Any) -> Any:
-    """Unwrap the library's ``{"_type_": …, "_data_": …}`` transcodings into their string form."""
-    if isinstance(value, dict):
-        if len(value) == 2 and "_type_" in value and "_data_" in value:
-            return value["_data_"]
-        return {key: _plain(item) for key, item in value.items()}
-    return value
-
-
 def decode(position: int, originator_id: Any, version: int, topic: str, state: bytes) -> Movement:
     """The movement recorded in a stored event (``topic`` is ``module:Aggregate.Event``)."""
     aggregate, _, kind = topic.partition(":")[2].partition(".")
-    fields = {key: _plain(value) for key, value in orjson.loads(state).items()}
+    fields = plain_fields(state)
     counter, reserve = movement_effects(kind, fields) if aggregate == AGENT else (0, 0)
     agent_id = (
         originator_id.hex if hasattr(originator_id, "hex") else str(originator_id).replace("-", "")

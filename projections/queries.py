@@ -80,6 +80,8 @@ class Queries:
         """The agent's balance, explained: counter, ceiling in force, the floor an anticipation may
         reach, status, and the undeclared-DIF reserve per SIRET. With ``as_of`` / ``known_at``,
         all of it as it stood on an effective date, as recorded by a given time."""
+        if as_of is None and known_at is None and self.store.is_postgres:
+            return self._balance_now(principal, agent_id)
         with self.store.transaction(write=False) as cur:
             scope.require_visible(cur, principal, agent_id)
             row = cur.execute(
@@ -117,6 +119,27 @@ class Queries:
             "known_at": known_at,
             "current_balance": current["balance"],
         }
+
+    def _balance_now(self, principal: Principal, agent_id: str) -> dict[str, Any]:
+        """The current balance in one statement: the scope check, the row and the reserves."""
+        visible, visible_params = scope.visible_agents(principal, "b.agent_id")
+        columns = ", ".join(f"b.{c}" for c in BALANCE_COLUMNS)
+        rows = self.store.query(
+            f"SELECT {columns}, (SELECT COALESCE(json_agg(json_build_array(siret, hours) "
+            "ORDER BY siret), '[]') FROM (SELECT siret, SUM(reserve_hours) AS hours "
+            "FROM movements m WHERE m.agent_id = b.agent_id "
+            "AND (kind = 'DifReserveDeclared' OR reserve_hours <> 0) GROUP BY siret) r) "
+            f"FROM balances b WHERE b.agent_id = %s AND {visible}",
+            (agent_id, *visible_params),
+        )
+        if not rows:
+            raise scope.not_found()
+        current = dict(zip(BALANCE_COLUMNS, rows[0], strict=False))
+        reserves = [{"siret": siret, "hours": int(hours)} for siret, hours in rows[0][-1]]
+        floor = anticipation_floor_on(
+            date.today(), current["status"], current["low_qualification_from"]
+        )
+        return {**current, "floor": floor, "reserves": reserves}
 
     def movements(
         self,
@@ -164,12 +187,23 @@ class Queries:
             if value:
                 filters += f" AND {condition}"
                 values.append(value)
-        with self.store.transaction(write=False) as cur:
-            scope.require_visible(cur, principal, agent_id)
-            rows = cur.execute(
-                f"SELECT {selected} FROM {source} WHERE {filters} ORDER BY {order} LIMIT %s",
-                (*params, *values, limit + 1),
-            ).fetchall()
+        page = f"SELECT {selected} FROM {source} WHERE {filters} ORDER BY {order} LIMIT %s"
+        if self.store.is_postgres:
+            # The scope check and the page in one statement: a row with NULLs when the agent is
+            # visible and the page empty, none when it is not.
+            visible, visible_params = scope.visible_agents(principal, "b.agent_id")
+            found = self.store.query(
+                f"SELECT p.* FROM balances b LEFT JOIN LATERAL ({page}) p ON true "
+                f"WHERE b.agent_id = %s AND {visible}",
+                (*params, *values, limit + 1, agent_id, *visible_params),
+            )
+            if not found:
+                raise scope.not_found()
+            rows = [row for row in found if row[0] is not None]
+        else:
+            with self.store.transaction(write=False) as cur:
+                scope.require_visible(cur, principal, agent_id)
+                rows = cur.execute(page, (*params, *values, limit + 1)).fetchall()
         items = [_movement(row) for row in rows[:limit]]
         if len(rows) <= limit:
             return items, None

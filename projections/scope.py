@@ -259,7 +259,12 @@ def is_visible(cur: Cursor, principal: Principal, agent_id: str) -> bool:
 def require_visible(cur: Cursor, principal: Principal, agent_id: str) -> None:
     """AgentNotFound unless the principal may see this agent (views)."""
     if not is_visible(cur, principal, agent_id):
-        raise errors.AgentNotFound(NOT_FOUND)
+        raise not_found()
+
+
+def not_found() -> errors.AgentNotFound:
+    """What a read answers for an agent out of scope: exactly what it answers for none."""
+    return errors.AgentNotFound(NOT_FOUND)
 
 
 # ----------------------------------------------------------- agents: writes

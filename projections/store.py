@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,6 +51,23 @@ class ViewStore:
         """The statement in this store's placeholder style."""
         return statement if self.is_postgres else statement.replace("%s", "?")
 
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read statement. On PostgreSQL in one round trip: a single statement
+        in autocommit sees one snapshot, so it needs no BEGIN and COMMIT of its own."""
+        if not self.is_postgres:
+            with self.transaction(write=False) as cur:
+                return cur.execute(statement, params).fetchall()
+        conn = self._connection()
+        conn.isolation_level = None
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params, prepare=True)
+                return [tuple(row) for row in cur.fetchall()]
+        except psycopg.OperationalError:
+            self._local.connection = None  # broken: reconnect next time
+            conn.close()
+            raise
+
     @contextmanager
     def transaction(self, write: bool = True, snapshot: bool = False) -> Iterator[Cursor]:
         """One transaction: committed when the block ends, rolled back if it raises.
@@ -90,7 +107,7 @@ class Cursor:
         self.store = store
         self.raw = cursor
 
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
+    def execute(self, statement: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
         self.raw.execute(self.store.sql(statement), params)
         return self
 
@@ -106,17 +123,20 @@ class Cursor:
         return None if row is None else tuple(row)
 
     def select_in(
-        self, statement: str, column: str, values: Sequence[Any]
+        self, statement: str, column: str, values: Sequence[Any], suffix: str = ""
     ) -> list[tuple[Any, ...]]:
-        """Rows of ``statement`` (ending in a WHERE clause) whose ``column`` is one of ``values``:
-        one array parameter on PostgreSQL, an IN list (in chunks) on SQLite."""
+        """Rows of ``statement`` (ending in a WHERE clause, followed by ``suffix``) whose
+        ``column`` is one of ``values``: one array parameter on PostgreSQL, an IN list (in
+        chunks) on SQLite."""
         if self.store.is_postgres:
-            return self.execute(f"{statement} {column} = ANY(%s)", (list(values),)).fetchall()
+            return self.execute(
+                f"{statement} {column} = ANY(%s){suffix}", (list(values),)
+            ).fetchall()
         rows = []
         for i in range(0, len(values), 500):
             chunk = values[i : i + 500]
             marks = ",".join(["%s"] * len(chunk))
-            rows += self.execute(f"{statement} {column} IN ({marks})", chunk).fetchall()
+            rows += self.execute(f"{statement} {column} IN ({marks}){suffix}", chunk).fetchall()
         return rows
 
     def copy_rows(self, table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

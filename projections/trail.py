@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.store.roles import create_audit_tables
+from projections.group_commit import GroupCommit
 from projections.store import ViewStore
 
 TRAIL_COLUMNS = ("id", "at", "principal", "via", "agent_id")
@@ -21,9 +22,10 @@ def audit_table(store: ViewStore, name: str) -> str:
 class ReadTrail:
     """The read trail: append-only, beside the event log."""
 
-    def __init__(self, store: ViewStore) -> None:
+    def __init__(self, store: ViewStore, batch_max: int = 500) -> None:
         self.store = store
         self.table = audit_table(store, "read_trail")
+        self._writer: GroupCommit[tuple[str, str, str, str]] = GroupCommit(self._insert, batch_max)
         if not store.settings.create_tables:
             return  # the owner created it (`cpf-ledger db setup`); the service only appends
         with store.transaction() as cur:
@@ -41,16 +43,19 @@ class ReadTrail:
             )
 
     def record(self, principal: str, via: str, agent_ids: Iterable[str]) -> None:
-        """Note that ``principal`` saw these agents through ``via`` (a route or a command)."""
+        """Note that ``principal`` saw these agents through ``via`` (a route or a command).
+
+        Returns once the rows are committed: a response is sent only after its trail is kept.
+        Concurrent callers share one commit (see :class:`GroupCommit`).
+        """
         at = datetime.now(UTC).isoformat()
         rows = [(at, principal, via, agent_id) for agent_id in dict.fromkeys(agent_ids)]
         if rows:
-            with self.store.transaction() as cur:
-                cur.executemany(
-                    f"INSERT INTO {self.table} (at, principal, via, agent_id) "
-                    "VALUES (%s, %s, %s, %s)",
-                    rows,
-                )
+            self._writer.write(rows)
+
+    def _insert(self, rows: list[tuple[str, str, str, str]]) -> None:
+        with self.store.transaction() as cur:
+            cur.copy_rows(self.table, ("at", "principal", "via", "agent_id"), rows)
 
     def query(
         self,

@@ -13,16 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import orjson
-
 from ledger.domain.movements import Status, counter_ceiling, status_after_closure
+from ledger.store.effects import details_of
 from projections.decode import AGENT, Movement
 from projections.store import Cursor
-
-# The fields of an event that the movements view keeps as details. Never the identity.
-_NOT_DETAILS = frozenset(
-    {"timestamp", "provenance", "identity", "originator_topic", "effective_date", "siret", "year"}
-)
 
 Row = dict[str, Any]
 
@@ -180,8 +174,8 @@ class Balances(View):
 
 
 class MovementHeads(View):
-    """The running balance and reserve of each agent, after its last movement (an internal
-    table of the movements view, so a page knows where each agent's running totals stand)."""
+    """The running balance and reserve of each agent after its last movement: a table of the
+    movements view in generations built before the totals were read from the view itself."""
 
     name = "movement_heads"
     key = ("agent_id",)
@@ -220,15 +214,13 @@ class Movements(View):
     heads = MovementHeads()
 
     def tables(self, generation: int) -> list[str]:
+        # Generations built before the running totals were read from the view itself kept them
+        # in a table of their own: dropped with their generation.
         return [self.table(generation), self.heads.table(generation)]
-
-    def create(self, cur: Cursor, generation: int) -> None:
-        super().create(cur, generation)
-        self.heads.create(cur, generation)
 
     def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
         ids = list(dict.fromkeys(m.agent_id for m in movements))
-        heads = self.heads.select(cur, generation, ids)
+        heads = self.last_totals(cur, generation, ids)
         rows = []
         for m in movements:
             head = heads.setdefault(
@@ -255,13 +247,25 @@ class Movements(View):
                     "channel": provenance.get("channel"),
                     "source": provenance.get("source"),
                     "idempotency_key": provenance.get("idempotency_key"),
-                    "details": orjson.dumps(
-                        {k: v for k, v in m.fields.items() if k not in _NOT_DETAILS}
-                    ).decode(),
+                    "details": details_of(m.fields),
                 }
             )
         cur.copy_rows(self.table(generation), self.names(), [tuple(r.values()) for r in rows])
-        self.heads.upsert(cur, self.heads.table(generation), list(heads.values()))
+
+    def last_totals(self, cur: Cursor, generation: int, ids: Sequence[str]) -> dict[str, Row]:
+        """Each agent's running balance and reserve after its last movement in the view."""
+        table = self.table(generation)
+        found = cur.select_in(
+            f"SELECT agent_id, balance_after, reserve_after FROM {table} WHERE position IN "
+            f"(SELECT MAX(position) FROM {table} WHERE",
+            "agent_id",
+            ids,
+            suffix=" GROUP BY agent_id)",
+        )
+        return {
+            agent_id: {"agent_id": agent_id, "balance": balance, "reserve": reserve}
+            for agent_id, balance, reserve in found
+        }
 
 
 class EmployerIndex(View):

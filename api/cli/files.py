@@ -26,7 +26,7 @@ from api.cli.common import (
 from api.exports import DEPOSIT_REPORT, EXTRACTION, csv_lines, spooled, xlsx_chunks
 from ledger.domain.errors import DomainError
 from ledger.domain.identifiers import Siret
-from ledger.files.campaign import campaign_counts, import_campaign
+from ledger.files.campaign import campaign_counts, import_campaign, import_campaign_in_parallel
 from ledger.files.deposits import deposit_file
 from projections.extraction import extraction_rows
 
@@ -43,16 +43,23 @@ class Format(StrEnum):
 @campaign.command("import")
 def campaign_import(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV of declaration lines"),
+    workers: int = typer.Option(
+        1, min=1, max=32, help="Processes sharing the file by agent (PostgreSQL; no progress bar)"
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Import a campaign file: streamed, applied in chunks, each line exactly once.
 
     Exits 0 when every line was applied (or already was), 1 when some were rejected."""
-    with file_progress(file, quiet=as_json) as report:
-        try:
-            result = import_campaign(services().ledger, file, "operator:cli", progress=report)
-        except DomainError as error:
-            raise fail(error) from None
+    svc = services()
+    try:
+        if workers > 1 and svc.settings.uses_postgres:
+            result = import_campaign_in_parallel(svc.settings, file, "operator:cli", workers)
+        else:
+            with file_progress(file, quiet=as_json) as report:
+                result = import_campaign(svc.ledger, file, "operator:cli", progress=report)
+    except DomainError as error:
+        raise fail(error) from None
     counts = campaign_counts(result)
     rejections = [{"line": n, "code": c, "message": m} for n, c, m in result.rejections]
     if as_json:

@@ -11,7 +11,7 @@ registration, an inaptitude credit and a closure, from the operator.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -220,6 +220,82 @@ class Agent(Aggregate):
         self.recorded_by: set[str] = set()  # SIRETs that recorded a movement other than a line
         # idempotency key -> (command fingerprint, first outcome)
         self.receipts: dict[str, tuple[str | None, Receipt]] = {}
+
+    # ------------------------------------------------------------ folded state
+
+    def to_state(self) -> dict[str, Any]:
+        """The agent's folded state as plain JSON values, kept beside its events (in the same
+        transaction) so a command loads one row instead of replaying the history. The identity
+        is left out: it lives in the registration event only."""
+        return {
+            "format": STATE_FORMAT,
+            "created_on": self.created_on.isoformat(),
+            "modified_on": self.modified_on.isoformat(),
+            "balance": self.balance,
+            "status": str(self.status),
+            "low_qualification_from": self.low_qualification_from,
+            "dif_converted": self.dif_converted,
+            "inaptitude_total": self.inaptitude_total,
+            "latest_credit": self.latest_credit.isoformat(),
+            "year_lines": {
+                str(year): {siret: str(hours) for siret, hours in lines.items()}
+                for year, lines in self.year_lines.items()
+            },
+            "year_credited": {str(year): hours for year, hours in self.year_credited.items()},
+            "year_regularised": {str(y): hours for y, hours in self.year_regularised.items()},
+            "year_base": {str(year): hours for year, hours in self.year_base.items()},
+            "reserves": self.reserves,
+            "decrements": {
+                key: [
+                    r.siret,
+                    r.from_reserve,
+                    r.from_counter,
+                    r.effective_date.isoformat(),
+                    r.cancelled,
+                ]
+                for key, r in self.decrements.items()
+            },
+            "recorded_by": sorted(self.recorded_by),
+            "receipts": {
+                key: [fingerprint, _receipt_state(receipt)]
+                for key, (fingerprint, receipt) in self.receipts.items()
+            },
+        }
+
+    @classmethod
+    def from_state(cls, agent_id: UUID, version: int, state: dict[str, Any]) -> Agent | None:
+        """The agent at ``version`` from its folded state (:meth:`to_state`); None when the state
+        was written in another format (the caller then replays the events)."""
+        if state.get("format") != STATE_FORMAT:
+            return None
+        agent = cls.__new__(cls)
+        agent.__base_init__(agent_id, version, datetime.fromisoformat(state["created_on"]))
+        agent.__init__()  # type: ignore[misc]
+        agent.modified_on = datetime.fromisoformat(state["modified_on"])
+        agent.balance = state["balance"]
+        agent.status = Status(state["status"])
+        agent.low_qualification_from = state["low_qualification_from"]
+        agent.dif_converted = state["dif_converted"]
+        agent.inaptitude_total = state["inaptitude_total"]
+        agent.latest_credit = date.fromisoformat(state["latest_credit"])
+        agent.year_lines = {
+            int(year): {siret: Decimal(hours) for siret, hours in lines.items()}
+            for year, lines in state["year_lines"].items()
+        }
+        agent.year_credited = {int(y): hours for y, hours in state["year_credited"].items()}
+        agent.year_regularised = {int(y): hours for y, hours in state["year_regularised"].items()}
+        agent.year_base = {int(year): hours for year, hours in state["year_base"].items()}
+        agent.reserves = state["reserves"]
+        agent.decrements = {
+            key: DecrementRecord(siret, reserve, counter, date.fromisoformat(day), cancelled)
+            for key, (siret, reserve, counter, day, cancelled) in state["decrements"].items()
+        }
+        agent.recorded_by = set(state["recorded_by"])
+        agent.receipts = {
+            key: (fingerprint, _receipt_from_state(agent_id, fields))
+            for key, (fingerprint, fields) in state["receipts"].items()
+        }
+        return agent
 
     @classmethod
     def register(
@@ -559,6 +635,43 @@ class Agent(Aggregate):
 
 def _fields(receipt: Receipt) -> dict[str, Any]:
     return {name: getattr(receipt, name) for name in Receipt.__slots__}
+
+
+STATE_FORMAT = 1
+"""The version of :meth:`Agent.to_state`'s layout. Change it with the layout, or with how an
+event folds into the state: states of another format are ignored (replayed from the events) and
+written again at the agent's next movement."""
+
+
+def _receipt_state(receipt: Receipt) -> list[Any]:
+    day = receipt.effective_date
+    return [
+        receipt.version,
+        receipt.kind,
+        receipt.hours,
+        receipt.reserve_hours,
+        receipt.balance_after,
+        receipt.decrement_id,
+        None if day is None else day.isoformat(),
+        receipt.reserve_after,
+        receipt.requested,
+    ]
+
+
+def _receipt_from_state(agent_id: UUID, fields: list[Any]) -> Receipt:
+    version, kind, hours, reserve_hours, balance, decrement_id, day, reserve, requested = fields
+    return Receipt(
+        agent_id=agent_id,
+        version=version,
+        kind=kind,
+        hours=hours,
+        reserve_hours=reserve_hours,
+        balance_after=balance,
+        decrement_id=decrement_id,
+        effective_date=None if day is None else date.fromisoformat(day),
+        reserve_after=reserve,
+        requested=requested,
+    )
 
 
 pin_topics("ledger.agent", Agent)

@@ -124,7 +124,11 @@ class Identity:
 
 
 def fold_name(name: str) -> str:
-    """A name as compared: case, accents, hyphens and apostrophes ignored."""
+    """A birth name as it is compared: case, accents, hyphens and apostrophes ignored."""
+    return _fold(name)
+
+
+def _fold(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name)
     letters = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(letters.replace("-", " ").replace("'", " ").upper().split())

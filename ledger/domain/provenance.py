@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -33,9 +33,13 @@ class Provenance:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form, as stored in the events."""
-        data = asdict(self)
-        data["channel"] = str(self.channel)
-        return data
+        return {  # the fields in order (the stored bytes depend on it), without asdict's copies
+            "principal": self.principal,
+            "channel": str(self.channel),
+            "source": self.source,
+            "idempotency_key": self.idempotency_key,
+            "fingerprint": self.fingerprint,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Provenance:

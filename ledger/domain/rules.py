@@ -6,6 +6,7 @@ Arithmetic is exact (``Fraction``) so that rounding up happens once, on the year
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -137,6 +138,23 @@ def line_credit(
     (recomputed from the counter before the year's credits) less what the year's lines already
     credited, within the ceiling. Once a regularisation corrected the year, the year's whole credit
     also stays within a full year's (from the counter at the year's first credit)."""
+    return _line_credit(
+        year, tuple(lines), balance, credited, regularised, year_base, low_qualified
+    )
+
+
+@functools.lru_cache(maxsize=16384)
+def _line_credit(
+    year: int,
+    lines: tuple[Decimal, ...],
+    balance: int,
+    credited: int,
+    regularised: int,
+    year_base: int,
+    low_qualified: bool,
+) -> int:
+    # Pure, and a campaign asks the same question for most agents (a full year from the same
+    # counter): remembered rather than recomputed in exact fractions.
     fraction = worked_fraction(Fraction(sum(lines, Decimal(0))))
     entitlement = yearly_entitlement(year, fraction, balance - credited, low_qualified)
     credit = min(entitlement - credited, ceiling(year, low_qualified) - balance)

@@ -9,13 +9,15 @@ again, or a run killed half-way and started again, changes nothing twice.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -27,10 +29,13 @@ from ledger.domain.file_runs import Campaign, campaign_id
 from ledger.domain.identifiers import Nir, Siret, agent_id_for
 from ledger.domain.provenance import Channel, Provenance
 from ledger.files.reading import FALSE, TRUE, Line, file_digest, parse_date, read_lines
+from ledger.store.settings import Settings
 
 COLUMNS = ("nir", "birth_name", "first_name", "birth_date", "siret", "year", "hours_worked")
 OPTIONAL = ("low_qualification",)
 MAX_REJECTIONS_KEPT = 1000
+ANALYSE_AFTER = 10_000
+"""Lines applied from which an import refreshes the tables' statistics (autovacuum may be off)."""
 
 
 @dataclass
@@ -122,52 +127,106 @@ def import_campaign(
     path: Path,
     principal: str,
     progress: Callable[[int, int], None] | None = None,
-    lines_per_chunk: int = 150,
+    lines_per_chunk: int = 1000,
     report_progress: Callable[[int, int, CampaignReport], None] | None = None,
+    partition: tuple[int, int] = (0, 1),
+    analyse: bool = True,
 ) -> CampaignReport:
     """Stream a campaign file through the bulk path; returns the report.
 
-    ``progress`` is called with (bytes read, lines read) after each chunk; ``report_progress``
-    also gets the report so far.
+    The lines' commands go through one :meth:`Ledger.execute_many` stream in chunks of about
+    ``lines_per_chunk`` lines (each chunk one transaction; on PostgreSQL one is applied while the
+    previous one is written). ``progress`` is called with (bytes read, lines read) after each
+    chunk's worth of lines; ``report_progress`` also gets the report so far. Leaves the tables
+    analysed (PostgreSQL plans the next chunk's reads from their statistics).
+
+    ``partition`` (k, n): only the lines of agents whose id is k modulo n (and, for k = 0, the
+    lines that do not parse), so n processes share a file by agent, each agent in one of them.
     """
+    part, parts = partition
     digest = file_digest(path)
     report = CampaignReport(digest)
     lines = read_lines(path, COLUMNS, OPTIONAL)
-    while chunk := list(itertools.islice(lines, lines_per_chunk)):
-        batch: list[tuple[int, list[cmd.Command]]] = []
-        for line in chunk:
-            report.lines_read += 1
+    pending: deque[tuple[int, int, int]] = deque()  # line number, commands, bytes read
+
+    def commands() -> Iterator[cmd.Command]:
+        for line in lines:
             try:
-                batch.append((line.number, line_commands(line, ledger.id_key, principal, digest)))
+                found = line_commands(line, ledger.id_key, principal, digest)
             except errors.DomainError as error:
-                report.reject(line.number, error)
-        # One save() per chunk: at most 160 agents and 480 events (PostgreSQL hangs near 1000
-        # aggregates per save()).
-        outcomes = iter(
-            ledger.execute_many(
-                (c for _, commands in batch for c in commands),
-                chunk_size=3 * lines_per_chunk,
-            )
-        )
-        for number, commands in batch:
-            results = [next(outcomes) for _ in commands]
-            failure = next((r.error for r in results if r.error is not None), None)
-            acquisition = results[-1]
-            if isinstance(
-                failure, errors.LowQualificationAlreadyDeclared | errors.RetroactiveDeclaration
-            ):
-                failure = None if acquisition.error is None else acquisition.error
-            if failure is not None:
-                report.reject(number, failure)
-            elif acquisition.receipt is not None and acquisition.receipt.replayed:
-                report.already_applied += 1
-            else:
-                report.applied += 1
-        if progress:
-            progress(chunk[-1].offset, report.lines_read)
-        if report_progress:
-            report_progress(chunk[-1].offset, report.lines_read, report)
+                if part == 0:
+                    report.lines_read += 1
+                    report.reject(line.number, error)
+                continue
+            if parts > 1 and found[0].agent_id.int % parts != part:
+                continue
+            report.lines_read += 1
+            pending.append((line.number, len(found), line.offset))
+            yield from found
+
+    outcomes = ledger.execute_many(commands(), chunk_size=3 * lines_per_chunk)
+    for done, first in enumerate(outcomes, start=1):
+        number, count, offset = pending.popleft()
+        results = [first, *itertools.islice(outcomes, count - 1)]
+        failure = next((r.error for r in results if r.error is not None), None)
+        acquisition = results[-1]
+        if isinstance(
+            failure, errors.LowQualificationAlreadyDeclared | errors.RetroactiveDeclaration
+        ):
+            failure = None if acquisition.error is None else acquisition.error
+        if failure is not None:
+            report.reject(number, failure)
+        elif acquisition.receipt is not None and acquisition.receipt.replayed:
+            report.already_applied += 1
+        else:
+            report.applied += 1
+        if done % lines_per_chunk == 0 or not pending:
+            if progress:
+                progress(offset, report.lines_read)
+            if report_progress:
+                report_progress(offset, report.lines_read, report)
+    if analyse and report.applied >= ANALYSE_AFTER:
+        ledger.analyse()
     return report
+
+
+def import_campaign_in_parallel(
+    settings: Settings, path: Path, principal: str, workers: int
+) -> CampaignReport:
+    """The same import shared by ``workers`` processes, each taking the agents whose id falls
+    in its partition (one PostgreSQL; the same split spreads over several machines). Reports
+    are added up; the tables are analysed once at the end."""
+    ledger = Ledger(settings)  # the tables exist before the workers start
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        reports = pool.starmap(
+            _import_partition,
+            [(settings.model_dump(), str(path), principal, (k, workers)) for k in range(workers)],
+        )
+    total = CampaignReport(reports[0].file_sha256)
+    for report in reports:
+        total.lines_read += report.lines_read
+        total.applied += report.applied
+        total.already_applied += report.already_applied
+        total.rejected.update(report.rejected)
+        total.rejections += report.rejections
+    total.rejections = sorted(total.rejections)[:MAX_REJECTIONS_KEPT]
+    try:
+        if total.applied >= ANALYSE_AFTER:
+            ledger.analyse()
+    finally:
+        ledger.close()
+    return total
+
+
+def _import_partition(
+    settings: dict[str, Any], path: str, principal: str, partition: tuple[int, int]
+) -> CampaignReport:
+    ledger = Ledger(Settings(**settings))
+    try:
+        return import_campaign(ledger, Path(path), principal, partition=partition, analyse=False)
+    finally:
+        ledger.close()
 
 
 def campaign_counts(report: CampaignReport) -> dict[str, object]:

@@ -230,13 +230,11 @@ class Deposit:
         self, parsed: list[ParsedLine], reports: dict[int, dict[str, Any]]
     ) -> list[cmd.Decrement]:
         """The decrements of the lines whose NIR and birth name designate a registered agent."""
-        agents = self.ledger.load_agents(list({p.agent_id for p in parsed}))
+        identities = self.ledger.identities(list({p.agent_id for p in parsed}))
         commands = []
         for item in parsed:
-            agent = agents.get(item.agent_id)
-            if agent is None or not self.ledger.identity_of(agent).matches(
-                item.nir, item.birth_name
-            ):
+            identity = identities.get(item.agent_id)
+            if identity is None or not identity.matches(item.nir, item.birth_name):
                 error = errors.AgentNotFound("no registered agent with this NIR and birth name")
                 reports[item.number] = rejected(item.number, error)
                 continue

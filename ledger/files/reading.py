@@ -174,17 +174,18 @@ def read_lines(
         if not complete:
             raise InvalidInput("the header line is too long")
         delimiter, header = _header(first.decode(encoding).lstrip("\ufeff"), required, optional)
+        offset = 0
         for number, (block, complete) in enumerate(lines, start=2):
+            if number % 64 == 2:  # a system call: not for every line
+                offset = raw.tell()
             if not complete:
-                yield Line(
-                    number, {}, raw.tell(), f"the line is longer than {MAX_LINE_BYTES} bytes"
-                )
+                yield Line(number, {}, offset, f"the line is longer than {MAX_LINE_BYTES} bytes")
                 continue
             text = block.decode(encoding)
             if not text.strip(" \t\r\n;,"):
                 continue
             fields, problem = _fields(text, delimiter, header)
-            yield Line(number, fields, raw.tell(), problem)
+            yield Line(number, fields, offset, problem)
 
 
 def parse_date(value: str, name: str) -> date:

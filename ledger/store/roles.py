@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.store.recorders import CHAIN_TABLE
+from ledger.store.recorders import CHAIN_TABLE, STATE_TABLE
 
 AUDIT_TABLES = ("read_trail", "audit_checkpoints")
 
@@ -40,12 +40,16 @@ def _refuse_change_function(schema: str) -> str:
     )
 
 
-def _assigned_position_function(schema: str, sequence: str) -> str:
+def _assigned_position_function(schema: str, sequence: str, table: str) -> str:
     return (
         f"CREATE OR REPLACE FUNCTION {schema}.cpf_assigned_position() RETURNS trigger "
         "LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$"
         " BEGIN"
-        f"  IF NEW.notification_id IS DISTINCT FROM pg_catalog.currval('{sequence}') THEN"
+        # A position this session drew from the sequence, after every position already taken:
+        # the recorder draws a save's positions at once, then copies its events in that order.
+        f"  IF NEW.notification_id IS NULL"
+        f"   OR NEW.notification_id > pg_catalog.currval('{sequence}')"
+        f"   OR NEW.notification_id <= (SELECT pg_catalog.max(notification_id) FROM {table}) THEN"
         "   RAISE EXCEPTION 'an event takes the position the sequence assigns it'"
         "    USING ERRCODE = 'insufficient_privilege';"
         "  END IF;"
@@ -110,7 +114,7 @@ def create_app_role(database_url: str, role: str, password: str | None, events_t
             "SELECT pg_get_serial_sequence(%s, 'notification_id')", (f"{schema}.{events_table}",)
         ).fetchone()
         assert sequence is not None and sequence[0], "the events table has no sequence"
-        conn.execute(_assigned_position_function(schema, sequence[0]))
+        conn.execute(_assigned_position_function(schema, sequence[0], f"{schema}.{events_table}"))
         for table in (events_table, CHAIN_TABLE, *AUDIT_TABLES):
             qualified = sql.SQL("{}.{}").format(ident(schema), ident(table))
             conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(qualified, ident(role)))
@@ -130,6 +134,12 @@ def create_app_role(database_url: str, role: str, password: str | None, events_t
                     "FOR EACH ROW EXECUTE FUNCTION {}.cpf_refuse_change()"
                 ).format(trigger, qualified, ident(schema))
             )
+        # The agents' folded states: a cache of the events the service rewrites at each movement.
+        states = sql.SQL("{}.{}").format(ident(schema), ident(STATE_TABLE))
+        conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(states, ident(role)))
+        conn.execute(
+            sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(states, ident(role))
+        )
         events = sql.SQL("{}.{}").format(ident(schema), ident(events_table))
         conn.execute(sql.SQL("DROP TRIGGER IF EXISTS cpf_assigned_position ON {}").format(events))
         conn.execute(

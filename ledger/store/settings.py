@@ -71,7 +71,27 @@ class Settings(AccountSettings):
         "outside); by default it needs an operator key",
     )
     bulk_chunk_size: int = Field(
-        default=400, ge=1, le=500, description="Agents saved per save() on the bulk path (<= 500)"
+        default=2000,
+        ge=1,
+        le=20_000,
+        description="Commands applied and recorded per transaction on the bulk path",
+    )
+
+    key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a process keeps an API key's principal: a revocation made through "
+        "another process takes effect there within this delay (0: resolve on every request)",
+    )
+    trail_batch_max: int = Field(
+        default=500,
+        ge=1,
+        description="Read-trail rows committed together at most (each response waits for its own)",
+    )
+    group_commit: bool = Field(
+        default=True,
+        description="Concurrent commands of a process share one transaction (PostgreSQL)",
     )
 
     @cached_property

@@ -230,3 +230,22 @@ def test_decrement_file_in_latin1_and_with_a_bom(ledger: Ledger, tmp_path: Path)
     bad_header = write(tmp_path / "bad.csv", "nir;name", ["x;y"])
     with pytest.raises(Exception, match="missing columns"):
         deposit_file(ledger, bad_header, "bad.csv", "e", S1, {S1})
+
+
+def test_a_campaign_shared_by_two_processes_applies_each_line_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from ledger.files.campaign import import_campaign_in_parallel
+
+    rows = [campaign_row(seq, hours=str(400 + seq)) for seq in range(1, 201)]
+    rows += [campaign_row(7, siret=S2, hours="300"), "bad;line"]
+    path = write(tmp_path / "campagne.csv", CAMPAIGN_HEADER, rows)
+    report = import_campaign_in_parallel(settings, path, "operator:test", workers=2)
+    assert (report.lines_read, report.applied, report.rejected_total) == (202, 201, 1)
+    again = import_campaign_in_parallel(settings, path, "operator:test", workers=2)
+    assert (again.applied, again.already_applied) == (0, 201)
+    ledger = Ledger(settings)
+    try:
+        assert ledger.recorder.max_notification_id() == 200 * 2 + 1
+    finally:
+        ledger.close()

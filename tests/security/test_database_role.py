@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import subprocess
 
+import orjson
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -93,14 +94,25 @@ def test_an_event_at_a_position_the_sequence_did_not_give_is_refused(
         ).fetchone()
         assert row is not None
         originator, version, topic, state = row
-        for forged in (-7, 10**12):
+        taken = conn.execute("SELECT MAX(notification_id) FROM public.ledger_events").fetchone()
+        assert taken is not None
+        insert = (
+            "INSERT INTO public.ledger_events "
+            "(notification_id, originator_id, originator_version, topic, state) "
+            "VALUES (%s, %s, %s, %s, %s)"
+        )
+        for forged in (-7, 10**12):  # before the role drew any position
             with pytest.raises(REFUSED):
-                conn.execute(
-                    "INSERT INTO public.ledger_events "
-                    "(notification_id, originator_id, originator_version, topic, state) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    (forged, originator, version + 1, topic, state),
-                )
+                conn.execute(insert, (forged, originator, version + 1, topic, state))
+    with deployment.as_role() as conn:
+        drawn = conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('public.ledger_events', 'notification_id'))"
+        ).fetchone()
+        assert drawn is not None
+        # Beyond what it drew, or back among the positions already taken: refused.
+        for forged in (drawn[0] + 1, taken[0], 1):
+            with pytest.raises(REFUSED):
+                conn.execute(insert, (forged, originator, version + 1, topic, state))
 
 
 def _verify(deployment: Deployment) -> subprocess.CompletedProcess[str]:
@@ -165,6 +177,20 @@ def test_every_row_is_accounted_for_by_verification_and_check(
             checked.stderr[-3000:]
         )
         assert version >= 1 and state
+        with deployment.as_role() as conn:  # the service role rewrites an agent's folded state
+            agent_id, folded = conn.execute(
+                "SELECT agent_id, state FROM public.agent_state LIMIT 1"
+            ).fetchone()  # type: ignore[misc]
+            inflated = orjson.loads(folded)
+            inflated["balance"] += 500
+            conn.execute(
+                "UPDATE public.agent_state SET state = %s WHERE agent_id = %s",
+                (orjson.dumps(inflated), agent_id),
+            )
+        checked = _check(deployment)
+        assert checked.returncode == 1 and "state_differs_from_events" in checked.stdout, (
+            checked.stdout[-3000:]
+        )
     finally:
         next(deployments, None)
 
