@@ -11,14 +11,15 @@ registration, an inaptitude credit and a closure, from the operator.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger.domain import errors, rules
+from ledger.domain import agent_events as events
+from ledger.domain import agent_state, errors, rules
 from ledger.domain.movements import (
     CPF_START,
     DIF_DATE,
@@ -34,7 +35,6 @@ from ledger.domain.movements import (
     counter_ceiling,
     low_qualification_date,
     movement_effects,
-    status_after_closure,
 )
 from ledger.domain.provenance import Provenance
 from ledger.domain.text import printable, printable_values
@@ -54,151 +54,18 @@ __all__ = [
 class Agent(Aggregate):
     """A public agent's CPF counter (compte personnel de formation), in whole hours."""
 
-    class Event(Aggregate.Event):
-        effective_date: date
-        provenance: dict[str, Any]
-
-        def apply(self, aggregate: Any) -> None:
-            agent: Agent = aggregate
-            self.update(agent)
-            siret = getattr(self, "siret", None)
-            if siret and not isinstance(self, Agent.AcquisitionLineRecorded):
-                agent.recorded_by.add(siret)  # the employers' scope: a movement it recorded
-            key = self.provenance.get("idempotency_key")
-            if key:
-                agent.receipts[key] = (self.provenance.get("fingerprint"), agent.receipt(self))
-
-        def update(self, agent: Agent) -> None:
-            """Change the agent's state. Runs for new events and on every replay."""
-
-        def counter_change(self) -> int:
-            """Signed change of the counter."""
-            return movement_effects(type(self).__name__, self.__dict__)[0]
-
-        def reserve_change(self) -> int:
-            """Signed change of the undeclared-DIF reserve."""
-            return movement_effects(type(self).__name__, self.__dict__)[1]
-
-    class Registered(Aggregate.Created, Event):
-        """The agent's identity (NIR, birth name, first name, birth date): personal data."""
-
-        identity: dict[str, Any]
-
-        def update(self, agent: Agent) -> None:
-            agent.stored_identity = self.identity
-            if "sealed" not in self.identity:
-                agent.identity = Identity(**self.identity)
-
-    class AcquisitionLineRecorded(Event):
-        """Alimentation: one declaration line (year × SIRET); credits the year's difference."""
-
-        year: int
-        siret: str
-        hours_worked: Decimal
-        credited: int
-
-        def update(self, agent: Agent) -> None:
-            agent.year_base.setdefault(self.year, agent.balance)  # before the year's first credit
-            agent.year_lines.setdefault(self.year, {})[self.siret] = self.hours_worked
-            agent.year_credited[self.year] = agent.year_credited.get(self.year, 0) + self.credited
-            agent.balance += self.credited
-
-    class DifConverted(Event):
-        """DIF hours held at 31 Dec 2016 converted into CPF hours (once)."""
-
-        declared: int
-        credited: int
-
-        def update(self, agent: Agent) -> None:
-            agent.dif_converted = True
-            agent.balance += self.credited
-
-    class LowQualificationDeclared(Event):
-        """Category C without a level-3 diploma: higher rates and ceiling from ``from_year``."""
-
-        from_year: int
-
-        def update(self, agent: Agent) -> None:
-            agent.low_qualification_from = self.from_year
-
-    class YearRegularised(Event):
-        """A CDC correction of a year's acquisition, on an employer's signed attestation."""
-
-        year: int
-        siret: str
-        requested: int
-        applied: int
-        attestation: dict[str, Any]
-        request_id: str | None
-
-        def update(self, agent: Agent) -> None:
-            agent.year_base.setdefault(self.year, agent.balance)
-            agent.year_regularised[self.year] = (
-                agent.year_regularised.get(self.year, 0) + self.applied
-            )
-            agent.balance += self.applied
-
-    class DifReserveDeclared(Event):
-        """Undeclared DIF hours an employer keeps itself, consumed before the counter."""
-
-        siret: str
-        hours: int
-
-        def update(self, agent: Agent) -> None:
-            agent.reserves[self.siret] = self.hours
-
-    class Decremented(Event):
-        """Décrémentation: hours consumed by a training the employer accepted and paid."""
-
-        decrement_id: str
-        siret: str
-        hours: int
-        from_reserve: int
-        from_counter: int
-        anticipated: bool
-        training: dict[str, Any]
-
-        def update(self, agent: Agent) -> None:
-            agent.balance -= self.from_counter
-            if self.from_reserve:
-                agent.reserves[self.siret] -= self.from_reserve
-            agent.decrements[self.decrement_id] = DecrementRecord(
-                self.siret, self.from_reserve, self.from_counter, self.effective_date
-            )
-
-    class DecrementCancelled(Event):
-        """Compensates a decrement recorded in error or for a cancelled training."""
-
-        decrement_id: str
-        siret: str
-        to_reserve: int
-        to_counter: int
-        reason: str
-
-        def update(self, agent: Agent) -> None:
-            record = agent.decrements[self.decrement_id]
-            record.cancelled = True
-            agent.balance += self.to_counter
-            if self.to_reserve:
-                agent.reserves[record.siret] = agent.reserves.get(record.siret, 0) + self.to_reserve
-
-    class InaptitudeCredited(Event):
-        """Inaptitude-prevention credit, on top of the ceilings (≤ 150 h in a career)."""
-
-        hours: int
-
-        def update(self, agent: Agent) -> None:
-            agent.inaptitude_total += self.hours
-            agent.latest_credit = max(agent.latest_credit, self.effective_date)
-            agent.balance += self.hours
-
-    class Closed(Event):
-        """Account closure at retirement (or retirement for invalidity)."""
-
-        reason: str
-
-        def update(self, agent: Agent) -> None:
-            agent.status = status_after_closure(self.reason)
+    # The events (ledger/domain/agent_events.py), stored as Agent.<name>.
+    Event: TypeAlias = events.Event
+    Registered: TypeAlias = events.Registered
+    AcquisitionLineRecorded: TypeAlias = events.AcquisitionLineRecorded
+    DifConverted: TypeAlias = events.DifConverted
+    LowQualificationDeclared: TypeAlias = events.LowQualificationDeclared
+    YearRegularised: TypeAlias = events.YearRegularised
+    DifReserveDeclared: TypeAlias = events.DifReserveDeclared
+    Decremented: TypeAlias = events.Decremented
+    DecrementCancelled: TypeAlias = events.DecrementCancelled
+    InaptitudeCredited: TypeAlias = events.InaptitudeCredited
+    Closed: TypeAlias = events.Closed
 
     # ------------------------------------------------------------------ state
 
@@ -224,78 +91,13 @@ class Agent(Aggregate):
     # ------------------------------------------------------------ folded state
 
     def to_state(self) -> dict[str, Any]:
-        """The agent's folded state as plain JSON values, kept beside its events (in the same
-        transaction) so a command loads one row instead of replaying the history. The identity
-        is left out: it lives in the registration event only."""
-        return {
-            "format": STATE_FORMAT,
-            "created_on": self.created_on.isoformat(),
-            "modified_on": self.modified_on.isoformat(),
-            "balance": self.balance,
-            "status": str(self.status),
-            "low_qualification_from": self.low_qualification_from,
-            "dif_converted": self.dif_converted,
-            "inaptitude_total": self.inaptitude_total,
-            "latest_credit": self.latest_credit.isoformat(),
-            "year_lines": {
-                str(year): {siret: str(hours) for siret, hours in lines.items()}
-                for year, lines in self.year_lines.items()
-            },
-            "year_credited": {str(year): hours for year, hours in self.year_credited.items()},
-            "year_regularised": {str(y): hours for y, hours in self.year_regularised.items()},
-            "year_base": {str(year): hours for year, hours in self.year_base.items()},
-            "reserves": self.reserves,
-            "decrements": {
-                key: [
-                    r.siret,
-                    r.from_reserve,
-                    r.from_counter,
-                    r.effective_date.isoformat(),
-                    r.cancelled,
-                ]
-                for key, r in self.decrements.items()
-            },
-            "recorded_by": sorted(self.recorded_by),
-            "receipts": {
-                key: [fingerprint, _receipt_state(receipt)]
-                for key, (fingerprint, receipt) in self.receipts.items()
-            },
-        }
+        """The folded state kept beside the events (see :mod:`ledger.domain.agent_state`)."""
+        return agent_state.to_state(self)
 
     @classmethod
     def from_state(cls, agent_id: UUID, version: int, state: dict[str, Any]) -> Agent | None:
-        """The agent at ``version`` from its folded state (:meth:`to_state`); None when the state
-        was written in another format (the caller then replays the events)."""
-        if state.get("format") != STATE_FORMAT:
-            return None
-        agent = cls.__new__(cls)
-        agent.__base_init__(agent_id, version, datetime.fromisoformat(state["created_on"]))
-        agent.__init__()  # type: ignore[misc]
-        agent.modified_on = datetime.fromisoformat(state["modified_on"])
-        agent.balance = state["balance"]
-        agent.status = Status(state["status"])
-        agent.low_qualification_from = state["low_qualification_from"]
-        agent.dif_converted = state["dif_converted"]
-        agent.inaptitude_total = state["inaptitude_total"]
-        agent.latest_credit = date.fromisoformat(state["latest_credit"])
-        agent.year_lines = {
-            int(year): {siret: Decimal(hours) for siret, hours in lines.items()}
-            for year, lines in state["year_lines"].items()
-        }
-        agent.year_credited = {int(y): hours for y, hours in state["year_credited"].items()}
-        agent.year_regularised = {int(y): hours for y, hours in state["year_regularised"].items()}
-        agent.year_base = {int(year): hours for year, hours in state["year_base"].items()}
-        agent.reserves = state["reserves"]
-        agent.decrements = {
-            key: DecrementRecord(siret, reserve, counter, date.fromisoformat(day), cancelled)
-            for key, (siret, reserve, counter, day, cancelled) in state["decrements"].items()
-        }
-        agent.recorded_by = set(state["recorded_by"])
-        agent.receipts = {
-            key: (fingerprint, _receipt_from_state(agent_id, fields))
-            for key, (fingerprint, fields) in state["receipts"].items()
-        }
-        return agent
+        """The agent at ``version`` from its folded state; None for another format."""
+        return agent_state.from_state(cls, agent_id, version, state)
 
     @classmethod
     def register(
@@ -635,43 +437,6 @@ class Agent(Aggregate):
 
 def _fields(receipt: Receipt) -> dict[str, Any]:
     return {name: getattr(receipt, name) for name in Receipt.__slots__}
-
-
-STATE_FORMAT = 1
-"""The version of :meth:`Agent.to_state`'s layout. Change it with the layout, or with how an
-event folds into the state: states of another format are ignored (replayed from the events) and
-written again at the agent's next movement."""
-
-
-def _receipt_state(receipt: Receipt) -> list[Any]:
-    day = receipt.effective_date
-    return [
-        receipt.version,
-        receipt.kind,
-        receipt.hours,
-        receipt.reserve_hours,
-        receipt.balance_after,
-        receipt.decrement_id,
-        None if day is None else day.isoformat(),
-        receipt.reserve_after,
-        receipt.requested,
-    ]
-
-
-def _receipt_from_state(agent_id: UUID, fields: list[Any]) -> Receipt:
-    version, kind, hours, reserve_hours, balance, decrement_id, day, reserve, requested = fields
-    return Receipt(
-        agent_id=agent_id,
-        version=version,
-        kind=kind,
-        hours=hours,
-        reserve_hours=reserve_hours,
-        balance_after=balance,
-        decrement_id=decrement_id,
-        effective_date=None if day is None else date.fromisoformat(day),
-        reserve_after=reserve,
-        requested=requested,
-    )
 
 
 pin_topics("ledger.agent", Agent)

@@ -24,6 +24,10 @@ def pin_topics(module: str, *aggregates: type) -> None:
             if isinstance(member, type) and issubclass(member, CanMutateAggregate)
         ]
         for cls in classes:
-            topic = f"{module}:{cls.__qualname__}"
+            # An event class held elsewhere is stored by its name on the aggregate too.
+            name = (
+                cls.__qualname__ if cls is aggregate else f"{aggregate.__qualname__}.{cls.__name__}"
+            )
+            topic = f"{module}:{name}"
             cls.TOPIC = topic  # type: ignore[attr-defined]
             register_topic(topic, cls)

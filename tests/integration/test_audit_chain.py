@@ -149,3 +149,16 @@ def test_a_checkpoint_taken_before_proves_a_rewrite_of_the_whole_chain(
     assert (
         check_checkpoint(ledger.recorder, forged, kept.public_key) == "the signature is not valid"
     )
+
+
+def test_stored_topics_read_back_as_the_agents_events(ledger: Ledger) -> None:
+    """What the store holds names the event by its place on the Agent, and reads back as it."""
+    populate(ledger, agents=1)
+    stored = list(ledger.recorder.select_notifications(0, 10))
+    assert [n.topic for n in stored] == [
+        "ledger.agent:Agent.Registered",
+        "ledger.agent:Agent.AcquisitionLineRecorded",
+        "ledger.agent:Agent.AcquisitionLineRecorded",
+    ]
+    (agent,) = ledger.replay_agents([stored[0].originator_id]).values()
+    assert agent.version == 3 and agent.balance > 0
