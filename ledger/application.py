@@ -6,15 +6,11 @@ connection pool).
 
 from __future__ import annotations
 
-import gc
 import itertools
 import random
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, TypeVar
@@ -36,6 +32,7 @@ from ledger.domain import errors
 from ledger.domain.agent import Agent, Identity, Receipt
 from ledger.domain.identifiers import Nir, agent_id_for
 from ledger.domain.movements import fold_name
+from ledger.group_commit import CommandGroup, fewer_collections
 from ledger.store.cipher import IdentityCipher
 from ledger.store.events import analyse_tables, select_agent_records, select_events_of
 from ledger.store.recorders import event_store_env
@@ -92,9 +89,9 @@ class Ledger(Application[UUID]):
         # HMAC of the NIR, so the id found stands for the NIR): decrements by NIR and birth name
         # read the registration event once.
         self._birth_names: dict[UUID, str] = {}
-        self._group: _CommandGroup | None = None
+        self._group: CommandGroup[tuple[cmd.Command, Guard | None], Receipt] | None = None
         if self.settings.uses_postgres and self.settings.group_commit:
-            self._group = _CommandGroup(self._execute_together)
+            self._group = CommandGroup(self._execute_together)
 
     on_recorded: Callable[[int], None] = staticmethod(lambda count: None)
     """Called with the number of events each save() recorded (metrics hook)."""
@@ -253,7 +250,7 @@ class Ledger(Application[UUID]):
         """
         command = command.with_fingerprint()
         if self._group is not None:
-            return self._group.run(command, guard)
+            return self._group.run((command, guard))
         for attempt in itertools.count(1):
             agents = self.load_agents([command.agent_id])
             if guard is not None:
@@ -325,7 +322,7 @@ class Ledger(Application[UUID]):
         previous one is being written (one write in flight): an agent of both is taken from the
         previous chunk, as it will be once written; if that write fails, both are done again.
         """
-        with _fewer_collections():
+        with fewer_collections():
             yield from self._execute_many(commands, chunk_size)
 
     def _execute_many(
@@ -396,90 +393,6 @@ class Ledger(Application[UUID]):
                 continue
             return outcomes
         raise AssertionError("unreachable")
-
-
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_saved: tuple[int, int, int] = gc.get_threshold()
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often while bulk runs are going: a chunk allocates
-    tens of thousands of short-lived objects (freed by reference counting), and collections
-    triggered by their number scan the chunk's live agents again and again (about a sixth of a
-    campaign's CPU). Restored when the last bulk run of the process ends."""
-    global _gc_users, _gc_saved
-    with _gc_lock:
-        if _gc_users == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(max(_gc_saved[0], 50_000), *_gc_saved[1:])
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0:
-                gc.set_threshold(*_gc_saved)
-
-
-class _CommandGroup:
-    """Group commit of concurrent commands: the first caller to find no batch being written
-    writes the oldest one (its own command and those that joined it) while the others wait;
-    commands arriving meanwhile form the next batch. Each caller gets its own outcome."""
-
-    BATCH_MAX = 256
-
-    def __init__(
-        self,
-        run_batch: Callable[
-            [Sequence[tuple[cmd.Command, Guard | None]]], list[Receipt | BaseException]
-        ],
-    ) -> None:
-        self._run_batch = run_batch
-        self._queue: deque[_Commands] = deque()
-        self._writing = False
-        self._changed = threading.Condition()
-
-    def run(self, command: cmd.Command, guard: Guard | None) -> Receipt:
-        with self._changed:
-            if not self._queue or len(self._queue[-1].items) >= self.BATCH_MAX:
-                self._queue.append(_Commands())
-            batch = self._queue[-1]
-            index = len(batch.items)
-            batch.items.append((command, guard))
-            while batch.results is None and batch.error is None:
-                if not self._writing and self._queue and self._queue[0] is batch:
-                    self._writing = True
-                    self._queue.popleft()
-                    break
-                self._changed.wait()
-        if batch.results is None and batch.error is None:  # this caller writes the batch
-            try:
-                batch.results = self._run_batch(batch.items)
-            except BaseException as error:
-                batch.error = error
-            finally:
-                with self._changed:
-                    self._writing = False
-                    self._changed.notify_all()
-        if batch.error is not None:
-            raise batch.error
-        assert batch.results is not None
-        outcome = batch.results[index]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-
-class _Commands:
-    __slots__ = ("error", "items", "results")
-
-    def __init__(self) -> None:
-        self.items: list[tuple[cmd.Command, Guard | None]] = []
-        self.results: list[Receipt | BaseException] | None = None
-        self.error: BaseException | None = None
 
 
 @dataclass(slots=True)
