@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from api.background import Background
+from api.console.jobs import JobStore
 from api.idempotency import IdempotencyStore
 from ledger.access_service import AccessService
 from ledger.accounts_service import AccountService
 from ledger.application import Ledger
 from ledger.store.credentials import CredentialStore, SecretSealer
+from ledger.store.scans import ScanStore
 from ledger.store.settings import Settings
 from projections.follower import Health
 from projections.queries import Queries
@@ -37,6 +39,8 @@ class Services:
     checkpoints: CheckpointStore
     health: Health
     accounts: AccountService
+    scans: ScanStore
+    jobs: JobStore
     background: Background = field(default_factory=Background)
 
     def close(self, timeout: float = 30.0) -> None:
@@ -66,6 +70,8 @@ def bootstrap(settings: Settings | None = None) -> Services:
         accounts=AccountService(
             ledger, access, CredentialStore(store, SecretSealer(ledger.cipher.keys)), settings
         ),
+        scans=ScanStore(store),
+        jobs=JobStore(store),
     )
 
 

@@ -34,7 +34,20 @@ from tests.commands import decrement, record_line, register_agent
 from tests.factories import make_nir, make_siret
 from tests.people import PASSWORD, activated
 
-Request = tuple[str, dict[str, Any] | bytes | None]  # path, JSON body or file
+class Form(dict[str, Any]):
+    """A console form's fields (sent as a form: a session's CSRF token goes in its hidden
+    field, as a browser sends it)."""
+
+
+class Upload(Form):
+    """A console form with a file (multipart)."""
+
+    def __init__(self, files: dict[str, tuple[str, bytes, str]], **fields: Any) -> None:
+        super().__init__(fields)
+        self.files = files
+
+
+Request = tuple[str, dict[str, Any] | bytes | None]  # path, JSON body, form or file
 Factory = Callable[[World, str], Request]
 
 UNAUTHENTICATED = {"anonymous": 401, "bad_key": 401, "revoked_key": 401, "ended_session": 401}
@@ -59,6 +72,12 @@ def outcome(default: int, **overrides: int) -> dict[str, int]:
         if session not in overrides:
             table[session] = table[twin]
     return table
+
+
+def page(default: int, **overrides: int) -> dict[str, int]:
+    """A console page: as ``outcome``, except that a browser with no live session is sent to
+    the sign-in page (303); a key that is not valid is still refused (401)."""
+    return outcome(default, **{"anonymous": 303, "ended_session": 303, **overrides})
 
 
 def public() -> dict[str, int]:
@@ -610,6 +629,81 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict[str, int]]] = {
 }
 
 
+# The web console's pages: the same requirements and scope as the API, answered as HTML; a form
+# that does something answers 303 (to the page that shows it).
+def console_login(world: World, who: str) -> Request:
+    path, body = login(world, who)
+    assert isinstance(body, dict)
+    return "/connexion", Form(body)
+
+
+def console_activation(world: World, who: str) -> Request:
+    email, code = activation_code(world, who)
+    return "/activation", Form(email=email, code=code)
+
+
+def console_activation_end(world: World, who: str) -> Request:
+    email, code = activation_code(world, who)
+    secret = accounts(world).start_activation(email, code).secret
+    totp = pyotp.TOTP(secret).at(accounts(world).now())
+    return "/activation/confirmation", Form(
+        email=email, code=code, secret=secret, password=PASSWORD, confirmation=PASSWORD, totp=totp
+    )
+
+
+def console_cancellation(world: World, who: str) -> Request:
+    path, _ = decrement_on_a(world, who)
+    return path.removeprefix("/v1").replace("/decrements/", "/decrementations/").replace(
+        "/cancellation", "/annulation"
+    ), Form(reason="formation annulée")
+
+
+ROUTES.update(
+    {
+        ("GET", "/"): (lambda w, p: ("/", None), page(303)),
+        ("GET", "/connexion"): (lambda w, p: ("/connexion", None), public()),
+        ("POST", "/connexion"): (console_login, anyone(303)),
+        ("POST", "/deconnexion"): (
+            lambda w, p: ("/deconnexion", Form()),
+            page(403, **{session: 303 for session in SESSION_TWINS}),
+        ),
+        ("GET", "/activation"): (lambda w, p: ("/activation", None), public()),
+        ("POST", "/activation"): (console_activation, anyone(200)),
+        ("POST", "/activation/confirmation"): (console_activation_end, anyone(200)),
+        ("GET", "/tableau-de-bord"): (
+            lambda w, p: (f"/tableau-de-bord?siret={OWN}", None),
+            page(200, other_gestion=404, central_refused=404, central_revoked=404),
+        ),
+        ("POST", "/tableau-de-bord/recherche"): (
+            lambda w, p: (
+                "/tableau-de-bord/recherche",
+                Form(siret=OWN, annee=LAST_YEAR, nom="mart"),
+            ),
+            page(200, other_gestion=404, central_refused=404, central_revoked=404),
+        ),
+        ("POST", "/agents/recherche"): (
+            lambda w, p: ("/agents/recherche", Form(nir=w.nir_a, birth_name="MARTIN")),
+            page(303, other_gestion=404, central_refused=404, central_revoked=404),
+        ),
+        ("GET", "/agents/{agent_id}"): (
+            lambda w, p: (f"/agents/{w.agent_a}", None),
+            page(200, other_gestion=404, central_refused=404, central_revoked=404),
+        ),
+        ("POST", "/agents/{agent_id}/decrementations/{decrement_id}/annulation"): (
+            console_cancellation,
+            page(
+                303,
+                own_consultation=403,
+                auditor=403,
+                other_gestion=404,
+                central_refused=404,
+                central_revoked=404,
+            ),
+        ),
+    }
+)
+
+
 def app_routes(world: World) -> set[tuple[str, str]]:
     """Every (method, path) the application serves: its API routes (as its OpenAPI schema
     lists them, included routers and all) and its plain routes (documentation pages)."""
@@ -640,16 +734,46 @@ def test_route_answers_each_caller_as_expected(world: World, route: tuple[str, s
     seen = {}
     for who in PRINCIPALS:
         path, body = factory(world, who)
-        if isinstance(body, bytes):
-            response = world.call(
-                who, method, path, content=body, headers={"Content-Type": "text/csv"}
-            )
-        else:
-            response = world.call(who, method, path, json=body)
+        response = send(world, who, method, path, body)
         seen[who] = response.status_code
         if response.status_code >= 400:
-            assert response.headers["content-type"].startswith("application/problem+json")
+            kind = "text/html" if route in console_routes() else "application/problem+json"
+            assert response.headers["content-type"].startswith(kind), (who, response.text)
     assert seen == expected
+
+
+def send(world: World, who: str, method: str, path: str, body: Any) -> Any:
+    """One request as a row builds it (redirections are answers: not followed)."""
+    if isinstance(body, Upload):
+        return world.call(
+            who, method, path, data=dict(body), files=body.files, follow_redirects=False
+        )
+    if isinstance(body, Form):
+        return world.call(who, method, path, data=dict(body), follow_redirects=False)
+    if isinstance(body, bytes):
+        return world.call(
+            who,
+            method,
+            path,
+            content=body,
+            headers={"Content-Type": "text/csv"},
+            follow_redirects=False,
+        )
+    return world.call(who, method, path, json=body, follow_redirects=False)
+
+
+def console_routes() -> set[tuple[str, str]]:
+    """The web console's pages (HTML, never problem+json)."""
+    from api.console.pages import ROUTERS
+
+    return {
+        (method, route.path)
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
 
 
 # Routes that show an agent's personal data must leave a line in the read trail; the others say
@@ -667,7 +791,18 @@ TRAILED = {
     ("GET", "/v1/decrement-files/{deposit_id}"),
     ("GET", "/v1/audit/agents/{agent_id}/events"),
     ("GET", "/v1/audit/agents/{agent_id}/replay"),
+    # the console's pages
+    ("GET", "/tableau-de-bord"),
+    ("POST", "/tableau-de-bord/recherche"),
+    ("POST", "/agents/recherche"),
+    ("GET", "/agents/{agent_id}"),
 }
+POSTED_READS = {
+    ("POST", "/v1/agents/lookup"),
+    ("POST", "/tableau-de-bord/recherche"),
+    ("POST", "/agents/recherche"),
+}
+"""Reads made with POST, so that what is looked for (a NIR, a name) never sits in a URL."""
 NOT_PERSONAL = {
     # documentation and operations (/metrics: an operator's key unless made public)
     ("GET", "/healthz"),
@@ -692,13 +827,15 @@ NOT_PERSONAL = {
     ("GET", "/v1/audit/checkpoints"),
     ("GET", "/v1/audit/trail"),
     ("GET", "/v1/campaigns/{campaign_id}"),
+    # the console's pages that show no agent
+    ("GET", "/"),
+    ("GET", "/connexion"),
+    ("GET", "/activation"),
 }
 
 
 def test_every_read_route_is_trailed_or_says_why_not(world: World) -> None:
-    reads = {route for route in app_routes(world) if route[0] == "GET"} | {
-        ("POST", "/v1/agents/lookup")
-    }
+    reads = {route for route in app_routes(world) if route[0] == "GET"} | POSTED_READS
     assert reads == TRAILED | NOT_PERSONAL
 
 
@@ -709,7 +846,9 @@ def test_a_read_of_personal_data_is_in_the_trail(world: World, route: tuple[str,
     for who in ("operator", "own_consultation", "session_own_gestion"):
         path, body = factory(world, who)
         before = services(world).trail.query(principal=principal_label(world, who))
-        response = world.call(who, route[0], path, json=body)
+        response = send(world, who, route[0], path, body)
+        if response.status_code == 303:  # a console search: it found the agent, and sends there
+            response.status_code = 200
         if response.status_code != 200:
             continue  # not allowed to this caller: nothing seen
         after = services(world).trail.query(principal=principal_label(world, who))

@@ -1,0 +1,7 @@
+"""The console's routers, in the order the application includes them."""
+
+from __future__ import annotations
+
+from api.console import agents, signin
+
+ROUTERS = (signin.router, agents.router)
