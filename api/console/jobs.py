@@ -74,8 +74,9 @@ class JobStore:
                 "result TEXT)"
             )
             cur.execute(
-                "CREATE INDEX IF NOT EXISTS console_jobs_owner ON console_jobs (owner, kind)"
+                "CREATE INDEX IF NOT EXISTS console_jobs_kind ON console_jobs (kind, started_at)"
             )
+            cur.execute("CREATE INDEX IF NOT EXISTS console_jobs_ref ON console_jobs (ref)")
 
     def start(
         self,
@@ -139,9 +140,9 @@ class JobStore:
         found = self._select("job_id = %s", [job_id], 1)
         return found[0] if found else None
 
-    def latest(self, kind: str, ref: str, owner: str) -> Job | None:
-        """The last job of this kind on ``ref`` (a deposit, a campaign) for ``owner``."""
-        found = self._select("kind = %s AND ref = %s AND owner = %s", [kind, ref, owner], 1)
+    def latest(self, kind: str, ref: str) -> Job | None:
+        """The last job of this kind on ``ref`` (a deposit, a campaign file)."""
+        found = self._select("kind = %s AND ref = %s", [kind, ref], 1)
         return found[0] if found else None
 
     def recent(self, kind: str, owners: list[str] | None, limit: int = 10) -> list[Job]:

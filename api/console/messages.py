@@ -50,6 +50,8 @@ MESSAGES: dict[str, str] = {
     "il n'est pas montré.",
     "incomplete_attestation": "L'attestation est incomplète : il manque {missing}.",
     "empty_file": "Le fichier est vide.",
+    "duplicate_line": "La même décrémentation figure plus haut dans le fichier.",
+    "siret_out_of_scope": "Le SIRET de la ligne n'est pas un établissement pour lequel vous agissez.",
     "invalid_file": "Le fichier ne peut pas être lu.",
     "body_too_large": "Le fichier est trop volumineux.",
     # refused by the rules
@@ -120,6 +122,16 @@ def explain(code: str, details: Mapping[str, Any], status: int = 0) -> str:
         return text.format(**values)
     except (KeyError, IndexError):  # figures withheld (out of scope): the sentence without them
         return text.split(":")[0].rstrip() + "."
+
+
+GENERIC = frozenset({"invalid_input", "invalid_request", "domain_error"})
+
+
+def reason(code: str, message: str | None) -> str:
+    """A refused line's reason in French; a generic code keeps the detail that names the field
+    (a field's name, never its value)."""
+    text = explain(code, {}, 422)
+    return f"{text.rstrip('.')} ({message})." if code in GENERIC and message else text
 
 
 def field(location: Sequence[Any]) -> str:

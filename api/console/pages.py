@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from api.console import agents, signin
+from api.console import agents, decrements, regularisations, signin
 
-ROUTERS = (signin.router, agents.router)
+ROUTERS = (signin.router, agents.router, decrements.router, regularisations.router)

@@ -85,7 +85,6 @@ def _hours(value: Any, signed: bool = True) -> str:
 environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
@@ -98,6 +97,7 @@ environment.filters.update(
     canal=lambda channel: CHANNELS.get(channel or "", channel or ""),
     role=lambda role: ROLES.get(role, role),
     profil=lambda profile: PROFILES.get(profile or "", profile or ""),
+    motif=lambda line: messages.reason(str(line.get("code") or ""), line.get("message")),
 )
 environment.globals["new_key"] = lambda: uuid.uuid4().hex  # a form's Idempotency-Key
 

@@ -117,7 +117,7 @@ def deposit_report(
     svc: Svc,
     format: Literal["json", "csv"] = "json",
 ) -> object:
-    found = DepositReport(svc.ledger, _deposit_from(svc, principal, deposit_id))
+    found = DepositReport(svc.ledger, deposit_of(svc, principal, deposit_id))
     return _report(request, svc, principal, found, format, 200)
 
 
@@ -150,7 +150,7 @@ def _json_report(summary: dict[str, object], lines: Iterator[dict[str, object]])
     yield b"]}"
 
 
-def _deposit_from(svc: Services, principal: Principal, deposit: uuid.UUID) -> DecrementFile:
+def deposit_of(svc: Services, principal: Principal, deposit: uuid.UUID) -> DecrementFile:
     missing = DepositNotFound("no such deposit")
     found = svc.ledger.aggregate(deposit, DecrementFile, missing)
     if not scope.owns_document(principal, found.scope):

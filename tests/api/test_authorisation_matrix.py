@@ -34,6 +34,7 @@ from tests.commands import decrement, record_line, register_agent
 from tests.factories import make_nir, make_siret
 from tests.people import PASSWORD, activated
 
+
 class Form(dict[str, Any]):
     """A console form's fields (sent as a form: a session's CSRF token goes in its hidden
     field, as a browser sends it)."""
@@ -658,6 +659,53 @@ def console_cancellation(world: World, who: str) -> Request:
     ), Form(reason="formation annulée")
 
 
+def console_decrement(world: World, who: str) -> Form:
+    return Form(
+        nir=world.nir_a,
+        birth_name="Martin",
+        siret=OWN,
+        hours="1",
+        title="Excel",
+        start=f"{LAST_YEAR + 1}-01-10",
+        end=f"{LAST_YEAR + 1}-01-11",
+    )
+
+
+def scan_png() -> bytes:
+    import io
+
+    import segno
+
+    image = io.BytesIO()
+    segno.make("attestation signée").save(image, kind="png")
+    return image.getvalue()
+
+
+def request_with_scan(world: World, who: str, suffix: str = "") -> Request:
+    svc = services(world)
+    request_id = svc.access.submit_regularisation(
+        uuid.UUID(world.agent_a),
+        OWN,
+        LAST_YEAR,
+        -1,
+        {"signatory": "M. Chef", "signature_date": "2025-01-10", "stamp_present": True},
+        "",
+        SETUP,
+        scan=svc.scans.keep(scan_png()),
+    )
+    world.settle()
+    return f"/regularisations/{request_id.hex}{suffix}", None
+
+
+OWN_WRITES = {
+    "own_consultation": 403,
+    "auditor": 403,
+    "other_gestion": 403,
+    "central_refused": 403,
+    "central_revoked": 403,
+}
+SEES_A = {"other_gestion": 404, "central_refused": 404, "central_revoked": 404}
+
 ROUTES.update(
     {
         ("GET", "/"): (lambda w, p: ("/", None), page(303)),
@@ -699,6 +747,72 @@ ROUTES.update(
                 central_refused=404,
                 central_revoked=404,
             ),
+        ),
+        ("GET", "/decrementations"): (
+            lambda w, p: ("/decrementations", None),
+            page(200, own_consultation=403, auditor=403),
+        ),
+        ("POST", "/decrementations/apercu"): (
+            lambda w, p: ("/decrementations/apercu", console_decrement(w, p)),
+            page(200, own_consultation=403, auditor=403),  # a refusal is said in the preview
+        ),
+        ("POST", "/decrementations"): (
+            lambda w, p: ("/decrementations", console_decrement(w, p)),
+            page(303, **OWN_WRITES),
+        ),
+        ("POST", "/decrementations/fichiers"): (
+            lambda w, p: (
+                "/decrementations/fichiers",
+                Upload({"fichier": ("d.csv", decrement_file(w, p), "text/csv")}),
+            ),
+            page(303, own_consultation=403, auditor=403),
+        ),
+        ("GET", "/decrementations/fichiers/{deposit_id}"): (
+            lambda w, p: (
+                deposited(w, p)[0].replace("/v1/decrement-files/", "/decrementations/fichiers/"),
+                None,
+            ),
+            page(200, central_accepted=404, **SEES_A),
+        ),
+        ("GET", "/regularisations"): (lambda w, p: ("/regularisations", None), page(200)),
+        ("GET", "/regularisations/nouvelle"): (
+            lambda w, p: (f"/regularisations/nouvelle?agent={w.agent_a}", None),
+            page(200, own_consultation=403, auditor=403, **SEES_A),
+        ),
+        ("POST", "/regularisations"): (
+            lambda w, p: (
+                "/regularisations",
+                Upload(
+                    {"scan": ("attestation.png", scan_png(), "image/png")},
+                    agent_id=w.agent_a,
+                    siret=OWN,
+                    year=str(LAST_YEAR),
+                    hours="-1",
+                    signatory="M. Chef",
+                    signature_date="2025-01-10",
+                    stamp_present="oui",
+                ),
+            ),
+            page(303, **OWN_WRITES),
+        ),
+        ("GET", "/regularisations/{request_id}"): (
+            lambda w, p: (f"/regularisations/{regularisation_request(w)}", None),
+            page(200, **SEES_A),
+        ),
+        ("GET", "/regularisations/{request_id}/scan"): (
+            lambda w, p: request_with_scan(w, p, "/scan"),
+            page(200, **SEES_A),
+        ),
+        ("POST", "/regularisations/{request_id}/approbation"): (
+            lambda w, p: (f"/regularisations/{regularisation_request(w)}/approbation", Form()),
+            page(403, operator=303),
+        ),
+        ("POST", "/regularisations/{request_id}/rejet"): (
+            lambda w, p: (
+                f"/regularisations/{regularisation_request(w)}/rejet",
+                Form(reason="pas de cachet"),
+            ),
+            page(403, operator=303),
         ),
     }
 )
@@ -796,6 +910,11 @@ TRAILED = {
     ("POST", "/tableau-de-bord/recherche"),
     ("POST", "/agents/recherche"),
     ("GET", "/agents/{agent_id}"),
+    ("GET", "/decrementations/fichiers/{deposit_id}"),
+    ("GET", "/regularisations"),
+    ("GET", "/regularisations/nouvelle"),
+    ("GET", "/regularisations/{request_id}"),
+    ("GET", "/regularisations/{request_id}/scan"),
 }
 POSTED_READS = {
     ("POST", "/v1/agents/lookup"),
@@ -831,6 +950,7 @@ NOT_PERSONAL = {
     ("GET", "/"),
     ("GET", "/connexion"),
     ("GET", "/activation"),
+    ("GET", "/decrementations"),  # the forms, and the deposits' file names
 }
 
 
