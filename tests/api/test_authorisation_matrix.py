@@ -633,7 +633,7 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict[str, int]]] = {
 # The web console's pages: the same requirements and scope as the API, answered as HTML; a form
 # that does something answers 303 (to the page that shows it).
 def console_login(world: World, who: str) -> Request:
-    path, body = login(world, who)
+    _, body = login(world, who)
     assert isinstance(body, dict)
     return "/connexion", Form(body)
 
