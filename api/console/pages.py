@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
-from api.console import agents, decrements, regularisations, signin
+from api.console import (
+    administration,
+    agents,
+    audit,
+    decrements,
+    operations,
+    regularisations,
+    signin,
+)
 
-ROUTERS = (signin.router, agents.router, decrements.router, regularisations.router)
+ROUTERS = (
+    signin.router,
+    agents.router,
+    decrements.router,
+    regularisations.router,
+    administration.router,
+    operations.router,
+    audit.router,
+)
