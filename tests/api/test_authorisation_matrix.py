@@ -697,6 +697,52 @@ def request_with_scan(world: World, who: str, suffix: str = "") -> Request:
     return f"/regularisations/{request_id.hex}{suffix}", None
 
 
+def console_account_route(suffix: str, deactivated: bool = False) -> Factory:
+    api_route = account_route(suffix, deactivated)
+
+    def factory(world: World, who: str) -> Request:
+        path, _ = api_route(world, who)
+        console = {
+            "/deactivation": "/desactivation",
+            "/reactivation": "/reactivation",
+            "/reset": "/reinitialisation",
+        }[suffix]
+        user_id = path.removeprefix("/v1/users/").removesuffix(suffix)
+        return f"/administration/personnes/{user_id}{console}", Form()
+
+    return factory
+
+
+def console_rebuild(world: World, who: str) -> Request:
+    rebuild(world, who)  # one rebuild at a time: the previous caller's ends
+    return "/operateur/projections/reconstruction", Form(vue="balances")
+
+
+def console_delegation_request(world: World, who: str) -> Request:
+    _, body = delegation_request(world, who)
+    assert isinstance(body, dict)
+    return "/administration/delegations", Form(body)
+
+
+def console_delegation_answer(world: World, who: str) -> Request:
+    path, _ = pending_delegation(world, who, "acceptance")
+    path = path.removeprefix("/v1/establishments/").replace("/delegations/", "/")
+    return f"/administration/delegations/{path.replace('/acceptance', '/acceptation')}", Form()
+
+
+ADMINISTRATORS_OF_OWN = {
+    "own_consultation": 403,
+    "own_gestion": 403,
+    "other_gestion": 403,
+    "auditor": 403,
+    "central_refused": 404,
+    "central_revoked": 404,
+}
+"""The administration pages: operators, OWN's administrators and those of the centraliser OWN
+accepted (the other profiles 403, establishments they do not act for 404)."""
+OWN_ADMINISTRATORS_ONLY = {**ADMINISTRATORS_OF_OWN, "central_accepted": 403}
+"""Keys and delegations of OWN: its own administrators (a centraliser does not manage them)."""
+
 OWN_WRITES = {
     "own_consultation": 403,
     "auditor": 403,
@@ -814,6 +860,114 @@ ROUTES.update(
             ),
             page(403, operator=303),
         ),
+        # administration
+        ("GET", "/administration"): (
+            lambda w, p: (f"/administration?siret={OWN}", None),
+            page(200, **ADMINISTRATORS_OF_OWN),
+        ),
+        ("POST", "/administration/personnes"): (
+            lambda w, p: (
+                "/administration/personnes",
+                Form(name="Zoé", email=f"zoe-{p}@mairie.fr", siret=OWN, profile="gestion"),
+            ),
+            page(200, **ADMINISTRATORS_OF_OWN),
+        ),
+        ("POST", "/administration/personnes/{user_id}/desactivation"): (
+            console_account_route("/deactivation"),
+            page(303, **ADMINISTRATORS_OF_OWN),
+        ),
+        ("POST", "/administration/personnes/{user_id}/reactivation"): (
+            console_account_route("/reactivation", deactivated=True),
+            page(303, **ADMINISTRATORS_OF_OWN),
+        ),
+        ("POST", "/administration/personnes/{user_id}/reinitialisation"): (
+            console_account_route("/reset"),
+            page(200, **ADMINISTRATORS_OF_OWN),
+        ),
+        ("POST", "/administration/habilitations"): (
+            lambda w, p: (
+                "/administration/habilitations",
+                Upload({"fichier": ("u.csv", user_file(w, p), "text/csv")}),
+            ),
+            page(
+                200,
+                own_consultation=403,
+                own_gestion=403,
+                other_gestion=403,
+                auditor=403,
+            ),
+        ),
+        ("POST", "/administration/cles"): (
+            lambda w, p: (
+                "/administration/cles",
+                Form(siret=OWN, user_id=w.users["own_gestion"], name="paie"),
+            ),
+            page(200, **OWN_ADMINISTRATORS_ONLY),
+        ),
+        ("POST", "/administration/cles/revocation"): (
+            lambda w, p: (
+                "/administration/cles/revocation",
+                Form(key_id=fresh_key(w, p)[0].removeprefix("/v1/keys/")),
+            ),
+            page(303, **OWN_ADMINISTRATORS_ONLY),
+        ),
+        ("POST", "/administration/delegations"): (
+            console_delegation_request,
+            page(303, own_consultation=403, own_gestion=403, other_gestion=403, auditor=403),
+        ),
+        ("POST", "/administration/delegations/{siret}/{centraliser}/{reponse}"): (
+            console_delegation_answer,
+            page(303, **OWN_ADMINISTRATORS_ONLY),
+        ),
+        # operations
+        ("GET", "/operateur/campagnes"): (
+            lambda w, p: ("/operateur/campagnes", None),
+            page(403, operator=200),
+        ),
+        ("POST", "/operateur/campagnes"): (
+            lambda w, p: (
+                "/operateur/campagnes",
+                Upload({"fichier": ("c.csv", campaign_file(w, p), "text/csv")}),
+            ),
+            page(403, operator=303),
+        ),
+        ("GET", "/operateur/campagnes/{campaign_id}"): (
+            lambda w, p: (
+                started_campaign(w, p)[0].replace("/v1/campaigns/", "/operateur/campagnes/"),
+                None,
+            ),
+            page(403, operator=200),
+        ),
+        ("GET", "/operateur/projections"): (
+            lambda w, p: ("/operateur/projections", None),
+            page(403, operator=200, auditor=200),
+        ),
+        ("POST", "/operateur/projections/reconstruction"): (
+            console_rebuild,
+            page(403, operator=303),
+        ),
+        # audit
+        ("GET", "/audit"): (lambda w, p: ("/audit", None), page(403, operator=200, auditor=200)),
+        ("GET", "/audit/agents/{agent_id}"): (
+            lambda w, p: (f"/audit/agents/{w.agent_a}?effet={LAST_YEAR}-12-31", None),
+            page(403, operator=200, auditor=200),
+        ),
+        ("GET", "/audit/verification"): (
+            lambda w, p: ("/audit/verification", None),
+            page(403, operator=200, auditor=200),
+        ),
+        ("POST", "/audit/verification"): (
+            lambda w, p: ("/audit/verification", Form()),
+            page(403, operator=303, auditor=303),
+        ),
+        ("POST", "/audit/points-de-controle"): (
+            lambda w, p: ("/audit/points-de-controle", Form()),
+            page(403, operator=303, auditor=303),
+        ),
+        ("GET", "/audit/trace"): (
+            lambda w, p: (f"/audit/trace?agent={w.agent_a}", None),
+            page(403, operator=200, auditor=200),
+        ),
     }
 )
 
@@ -915,6 +1069,7 @@ TRAILED = {
     ("GET", "/regularisations/nouvelle"),
     ("GET", "/regularisations/{request_id}"),
     ("GET", "/regularisations/{request_id}/scan"),
+    ("GET", "/audit/agents/{agent_id}"),
 }
 POSTED_READS = {
     ("POST", "/v1/agents/lookup"),
@@ -951,6 +1106,13 @@ NOT_PERSONAL = {
     ("GET", "/connexion"),
     ("GET", "/activation"),
     ("GET", "/decrementations"),  # the forms, and the deposits' file names
+    ("GET", "/administration"),  # people's accounts, keys, delegations
+    ("GET", "/operateur/campagnes"),
+    ("GET", "/operateur/campagnes/{campaign_id}"),
+    ("GET", "/operateur/projections"),
+    ("GET", "/audit"),
+    ("GET", "/audit/verification"),
+    ("GET", "/audit/trace"),  # the trail itself, as /v1/audit/trail
 }
 
 
