@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.access.endpoints import me
 from api.auth import CSRF_HEADER, SAFE_METHODS, cookie_name, session_of
 from api.console import messages
 from api.edge import BodyTooLarge
@@ -116,6 +117,7 @@ def render(
     page = environment.get_template(template).render(
         request=request,
         principal=principal,
+        moi=me(principal) if principal else None,  # who is signed in, shown back to them
         can=scope.console_abilities(principal) if principal else None,
         csrf=session.csrf_token if session is not None else "",
         csrf_field=CSRF_FIELD,
