@@ -117,7 +117,9 @@ async def verification(principal: ReaderOfEverything, svc: Svc) -> object:
     return await run_in_threadpool(chain_verification, svc)
 
 
-def chain_verification(svc: Services, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def chain_verification(
+    svc: Services, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     """Verify the chain (``progress`` gets each position reached, every few thousand events)
     and whether the log still extends every checkpoint taken."""
     result = verify_chain(svc.ledger.recorder, progress=progress)

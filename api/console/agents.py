@@ -141,10 +141,9 @@ def look_up(
     svc.queries.check_visible(principal, agent_id)
     saw(request, svc, principal, [agent_id])
     target = f"/audit/agents/{agent_id}" if vers == "audit" else f"/agents/{agent_id}"
-    response = see_other(target)
-    if is_htmx(request):
-        response.headers["HX-Redirect"] = target
-    return response
+    if is_htmx(request):  # a fetch follows a 303 itself: htmx is told where to go instead
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return see_other(target)
 
 
 def history(

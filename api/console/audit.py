@@ -11,7 +11,7 @@ kept with the console's jobs, so the page can be left and opened again.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -77,7 +77,8 @@ def replay(
     beside today's: the movements the past reading does not hold are marked with when they were
     recorded."""
     known_at = _moment(connu)
-    today = replay_agent(svc.ledger, agent_id)
+    # Today's as known now: in effective-date order with its running balance, like the past one
+    today = replay_agent(svc.ledger, agent_id, None, datetime.now(UTC))
     if not today["movements"]:
         raise errors.AgentNotFound("no such agent")
     then = replay_agent(svc.ledger, agent_id, effet, known_at) if effet or known_at else None
