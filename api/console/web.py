@@ -26,7 +26,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access.endpoints import me
-from api.auth import CSRF_HEADER, SAFE_METHODS, cookie_name, session_of
+from api.auth import (
+    CSRF_HEADER,
+    REQUIREMENTS,
+    SAFE_METHODS,
+    cookie_name,
+    principal_of_key,
+    session_of,
+)
 from api.console import messages
 from api.edge import BodyTooLarge
 from api.exports import KINDS, STATUSES
@@ -148,23 +155,31 @@ def sign_in_again(request: Request) -> RedirectResponse:
     return see_other(target)
 
 
-async def hand_over_form_token(request: Request) -> None:
-    """A form posted with a session carries its CSRF token in a hidden field (a browser cannot
-    add a header to a plain form): read the form and hand the token to the same check as the
-    ``X-CSRF-Token`` header. Only for a live session: a stranger's body is never read."""
-    if request.method in SAFE_METHODS or request.headers.get(CSRF_HEADER):
-        return
-    if not request.headers.get("content-type", "").startswith(FORM_TYPES):
-        return
+async def before_the_body(request: Request) -> Response | None:
+    """A form sent to a page that needs a caller: a stranger's body is never read (files go
+    up to 200 MiB), as the edge does for ``/v1``. Answers the refusal, or None to go on.
+
+    A form posted with a session carries its CSRF token in a hidden field (a browser cannot add
+    a header to a plain form): the form is read and the token handed to the same check as the
+    ``X-CSRF-Token`` header."""
     svc = request.app.state.services
-    if not request.cookies.get(cookie_name(svc)):
-        return
-    if await run_in_threadpool(session_of, request, svc) is None:
-        return
-    form = await request.form(max_files=1, max_fields=60)
-    token = form.get(CSRF_FIELD)
-    if isinstance(token, str):
-        request.state.form_csrf_token = token
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        if await run_in_threadpool(principal_of_key, svc, token.strip()) is None:
+            return refusal(request, ApiProblem(401, "invalid_key", "unknown or revoked key"))
+        return None
+    session = None
+    if request.cookies.get(cookie_name(svc)):
+        session = await run_in_threadpool(session_of, request, svc)
+    if session is None:
+        return sign_in_again(request)
+    form_type = request.headers.get("content-type", "").startswith(FORM_TYPES)
+    if form_type and not request.headers.get(CSRF_HEADER):
+        form = await request.form(max_files=1, max_fields=60)
+        supplied = form.get(CSRF_FIELD)
+        if isinstance(supplied, str):
+            request.state.form_csrf_token = supplied
+    return None
 
 
 class ConsoleRoute(APIRoute):
@@ -172,10 +187,15 @@ class ConsoleRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        # Signing in and activating need no caller; every other page declares its requirement.
+        public = not {d.call for d in self.dependant.dependencies} & REQUIREMENTS
 
         async def page(request: Request) -> Response:
             try:
-                await hand_over_form_token(request)
+                if request.method not in SAFE_METHODS and not public:
+                    refused = await before_the_body(request)
+                    if refused is not None:
+                        return refused
                 return await handler(request)
             except BodyTooLarge:
                 raise  # the edge answers it

@@ -250,6 +250,18 @@ def test_a_consultation_profile_is_offered_no_write(world: World) -> None:
     assert "Demander une régularisation" in gestion.text
 
 
+def test_a_centraliser_switches_between_the_establishments_that_accepted_it(
+    world: World,
+) -> None:
+    own = page(world, "central_accepted", "/tableau-de-bord")
+    assert own.status_code == 200
+    assert f'<option value="{OWN}"' in own.text  # the delegated establishment, offered
+    delegated = page(world, "central_accepted", f"/tableau-de-bord?siret={OWN}")
+    assert "MARTIN Anne" in delegated.text
+    assert page(world, "central_refused", f"/tableau-de-bord?siret={OWN}").status_code == 404
+    assert f'<option value="{OWN}"' not in page(world, "central_revoked", "/tableau-de-bord").text
+
+
 def test_an_agent_is_found_by_name_with_a_posted_search(world: World) -> None:
     found = form(
         world, "own_gestion", "/tableau-de-bord/recherche", siret=OWN, annee=LAST_YEAR, nom="mart"
