@@ -171,7 +171,15 @@ def main() -> None:
             )
             page = admin.get(f"/agents/{agent.hex}").text
             drawn = len(re.findall(r'data-position="', page))
-            print(f"the agent's page draws {drawn} movements, 2006-09-01 to today\n")
+            listed = len(
+                set(
+                    re.findall(r'href="/agents/([0-9a-f]{32})"', admin.get("/tableau-de-bord").text)
+                )
+            )
+            print(
+                f"the agent's page draws {drawn} movements, 2006-09-01 to today; the dashboard "
+                f"lists {listed} agents with their names\n"
+            )
             rows = [
                 ("no-op /healthz", api, "/healthz", {}),
                 (
@@ -182,7 +190,7 @@ def main() -> None:
                 ),
                 ("agent page (chart, table)", admin, f"/agents/{agent.hex}", {}),
                 ("agent page as of 2020-12-31", admin, f"/agents/{agent.hex}?au=2020-12-31", {}),
-                ("dashboard (50 agents, names)", admin, "/tableau-de-bord", {}),
+                ("dashboard (establishment 1)", admin, "/tableau-de-bord", {}),
                 ("regularisation requests", admin, "/regularisations", {}),
                 (
                     "auditor: replay beside today",
