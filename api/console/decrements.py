@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import File, Form, Query, Request, Response, UploadFile
+from pydantic import BaseModel, Field
 
 from api.auth import Authenticated, Svc, Writer
 from api.bootstrap import Services
@@ -26,6 +27,7 @@ from api.console.web import console_router, is_htmx, render, see_other
 from api.console.writes import body, console_provenance
 from api.decrements.schemas import DecrementRequest
 from api.observability import BULK_LINES
+from api.problems import status_of
 from ledger.domain import errors
 from ledger.domain.access import Principal
 from ledger.domain.file_runs import DecrementFile, deposit_id
@@ -37,31 +39,43 @@ from projections import scope
 router = console_router()
 SHOWN_LINES = 500
 """A report shows at most this many lines of a filter (the CSV has them all)."""
-Text = Annotated[str, Form(max_length=200)]
 
 
-def _fields(
-    nir: str,
-    birth_name: str,
-    siret: str,
-    hours: str,
-    days: str,
-    title: str,
-    start: str,
-    end: str,
-    reference: str,
-    anticipated: str,
-) -> dict[str, Any]:
-    """The form's fields as the API's decrement body (hours or days, whichever was filled)."""
-    return {
-        "nir": nir,
-        "birth_name": birth_name,
-        "siret": siret,
-        "hours": hours.strip() or None,
-        "days": days.strip().replace(",", ".") or None,
-        "training": {"title": title, "start": start, "end": end, "reference": reference},
-        "anticipated": anticipated == "oui",
-    }
+class DecrementForm(BaseModel):
+    """The decrement form's fields as typed; ``request()`` checks them as the API's body."""
+
+    nir: str = Field("", max_length=30)
+    birth_name: str = Field("", max_length=200)
+    siret: str = Field("", max_length=20)
+    hours: str = Field("", max_length=10)
+    days: str = Field("", max_length=10)
+    title: str = Field("", max_length=200)
+    start: str = Field("", max_length=10)
+    end: str = Field("", max_length=10)
+    reference: str = Field("", max_length=200)
+    anticipated: str = Field("", max_length=3)
+    idempotency_key: str = Field("", max_length=100)
+
+    def fields(self) -> dict[str, Any]:
+        """The API's decrement body (hours or days, whichever was filled)."""
+        return {
+            "nir": self.nir,
+            "birth_name": self.birth_name,
+            "siret": self.siret,
+            "hours": self.hours.strip() or None,
+            "days": self.days.strip().replace(",", ".") or None,
+            "training": {
+                "title": self.title,
+                "start": self.start,
+                "end": self.end,
+                "reference": self.reference,
+            },
+            "anticipated": self.anticipated == "oui",
+        }
+
+    def request(self) -> DecrementRequest:
+        checked: DecrementRequest = body(DecrementRequest, **self.fields())
+        return checked
 
 
 def _page(
@@ -93,34 +107,19 @@ def decrements_page(request: Request, principal: Writer, svc: Svc) -> Response:
     return _page(request, svc, principal)
 
 
-def _request(form: dict[str, Any]) -> DecrementRequest:
-    request: DecrementRequest = body(DecrementRequest, **form)
-    return request
-
-
 @router.post("/decrementations/apercu")
 def preview(
     request: Request,
     principal: Writer,
     svc: Svc,
-    nir: Text = "",
-    birth_name: Text = "",
-    siret: Text = "",
-    hours: Annotated[str, Form(max_length=10)] = "",
-    days: Annotated[str, Form(max_length=10)] = "",
-    title: Text = "",
-    start: Annotated[str, Form(max_length=10)] = "",
-    end: Annotated[str, Form(max_length=10)] = "",
-    reference: Text = "",
-    anticipated: Annotated[str, Form(max_length=3)] = "",
+    form: Annotated[DecrementForm, Form()],
 ) -> Response:
     """What the decrement would do, before it is recorded: the hours, and, for an agent the
     caller may see, the split between the SIRET's reserve and the counter and the balance
     after (the agent's own rules, run in memory: nothing is recorded)."""
-    fields = _fields(nir, birth_name, siret, hours, days, title, start, end, reference, anticipated)
     context: dict[str, Any] = {"apercu": None, "refus": None, "heures": None}
     try:
-        decrement = _request(fields)
+        decrement = form.request()
         value = Siret.parse(decrement.siret).value
         scope.require_writer_for(principal, value)
         svc.access.establishment(value)
@@ -146,28 +145,17 @@ def record(
     request: Request,
     principal: Writer,
     svc: Svc,
-    nir: Text = "",
-    birth_name: Text = "",
-    siret: Text = "",
-    hours: Annotated[str, Form(max_length=10)] = "",
-    days: Annotated[str, Form(max_length=10)] = "",
-    title: Text = "",
-    start: Annotated[str, Form(max_length=10)] = "",
-    end: Annotated[str, Form(max_length=10)] = "",
-    reference: Text = "",
-    anticipated: Annotated[str, Form(max_length=3)] = "",
-    idempotency_key: Annotated[str, Form(max_length=100)] = "",
+    form: Annotated[DecrementForm, Form()],
 ) -> Response:
     """Record the decrement as ``POST /v1/decrements`` does (the same checks, command and
     guard), then show the agent with it."""
-    fields = _fields(nir, birth_name, siret, hours, days, title, start, end, reference, anticipated)
     sees: list[bool] = []
     try:
-        decrement = _request(fields)
+        decrement = form.request()
         value = Siret.parse(decrement.siret).value
         scope.require_writer_for(principal, value)
         svc.access.establishment(value)
-        where = console_provenance(request, principal, idempotency_key)
+        where = console_provenance(request, principal, form.idempotency_key)
         receipt = svc.ledger.execute(
             decrement.to_command(svc.ledger.find_agent(decrement.nir, decrement.birth_name), where),
             lambda agent: sees.append(scope.sees_agent(principal, agent)),
@@ -175,10 +163,8 @@ def record(
     except errors.DomainError as refused:
         if sees and not sees[0]:
             refused.details = {}  # why, without figures the caller may not see
-        status = 403 if isinstance(refused, errors.Forbidden) else 409
-        if isinstance(refused, errors.InvalidInput | errors.AgentNotFound):
-            status = 422 if isinstance(refused, errors.InvalidInput) else 404
-        kept = {**fields, "nir": "", "idempotency_key": idempotency_key}  # never shown again
+        status = status_of(refused)
+        kept = {**form.fields(), "nir": "", "idempotency_key": form.idempotency_key}  # no NIR
         text = explain(refused.code, refused.details, status)
         return _page(request, svc, principal, kept, text, status)
     return see_other(

@@ -21,6 +21,7 @@ from api.console.agents import people, person
 from api.console.messages import explain
 from api.console.web import console_router, render, see_other
 from api.console.writes import body, console_provenance, once
+from api.problems import status_of
 from api.regularisations.endpoints import request_summary, visible_request
 from api.regularisations.schemas import RegularisationRejection, RegularisationSubmission
 from ledger.domain import errors
@@ -149,9 +150,7 @@ async def submit(
             lambda: (201, _submitted(request, svc, principal, submission, value, kept)),
         )
     except errors.DomainError as refused:
-        status = 403 if isinstance(refused, errors.Forbidden) else 422
-        if isinstance(refused, errors.AgentNotFound):
-            status = 404
+        status = status_of(refused)
         text = explain(refused.code, refused.details, status)
         form = {**fields, "birth_name": birth_name, "idempotency_key": idempotency_key}
         return _form(request, svc, principal, {**form, "agent_id": agent_id}, text, status)
