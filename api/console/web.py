@@ -18,10 +18,15 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+import psycopg
+from eventsourcing.persistence import IntegrityError as VersionConflict
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from psycopg_pool import PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -43,6 +48,13 @@ from ledger.domain.access import Principal
 from projections import scope
 
 log = logging.getLogger("cpf_ledger.console")
+UNAVAILABLE = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    PoolTimeout,
+    StoreOperationalError,
+    StoreInterfaceError,
+)
 TEMPLATES = Path(__file__).parent / "templates"
 VENDOR = {
     "htmx": "/static/vendor/htmx-2.0.11/htmx.min.js",
@@ -224,6 +236,12 @@ def refusal(request: Request, error: Exception) -> Response:
         fields = sorted({messages.field(e.get("loc", ())) for e in error.errors()})
         text = "Le formulaire n'est pas valide : " + ", ".join(fields) + "."
         return _error_page(request, 422, "invalid_request", text)
+    if isinstance(error, UNAVAILABLE):  # the store is down or busy, as the API answers
+        text = messages.explain("store_unavailable", {}, 503)
+        return _error_page(request, 503, "store_unavailable", text, {"Retry-After": "1"})
+    if isinstance(error, VersionConflict):
+        text = messages.explain("concurrent_update", {}, 409)
+        return _error_page(request, 409, "concurrent_update", text)
     if isinstance(error, StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         text = messages.explain(code, {}, error.status_code)
