@@ -27,7 +27,7 @@ $(DEV_STAMP): $(STAMP)
 # Development over http://127.0.0.1: only there does the session cookie go without its Secure flag.
 run: install
 	$(BIN)/cpf-ledger demo load --if-empty
-	$(BIN)/cpf-ledger demo login
+	LEDGER_PUBLIC_URL=http://$(HOST):$(PORT) $(BIN)/cpf-ledger demo login
 	LEDGER_SESSION_COOKIE_SECURE=$(if $(filter 127.0.0.1,$(HOST)),false,true) \
 		$(BIN)/cpf-ledger serve --host $(HOST) --port $(PORT)
 

@@ -15,12 +15,14 @@ from api.agents import endpoints as agents
 from api.audit import endpoints as audit
 from api.auth import authenticate_at_the_edge
 from api.bootstrap import bootstrap
+from api.console import pages as console
 from api.decrements import endpoints as decrements
 from api.edge import Edge
 from api.employers import endpoints as employers
 from api.files import endpoints as files
 from api.operations import endpoints as operations
 from api.regularisations import endpoints as regularisations
+from api.security_headers import SecurityHeaders
 from api.sessions import endpoints as sessions
 from ledger.store.settings import Settings
 from projections.follower import follow
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_middleware(Edge, authenticate=authenticate_at_the_edge)  # inside observability's
     observability.install(app)
+    app.add_middleware(SecurityHeaders)  # outermost: every response, the edge's refusals too
 
     for module in (
         operations,
@@ -86,4 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions,
     ):
         app.include_router(module.router)
+    for router in console.ROUTERS:  # the web console's pages, on the same services
+        app.include_router(router)
     return app

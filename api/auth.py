@@ -176,7 +176,8 @@ def authenticate(
         principal = principal_of_session(svc, session) if session else None
         if session is None or principal is None:
             raise ApiProblem(401, "session_expired", "this session has ended: sign in again")
-        check_csrf(request, session)
+        # A console form's hidden field, when the console's route handed it over (no header)
+        check_csrf(request, session, getattr(request.state, "form_csrf_token", None))
         request.state.session = session
     else:
         raise ApiProblem(

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from api.background import Background
+from api.console.jobs import JobStore
 from api.idempotency import IdempotencyStore
 from api.principals import PrincipalCache
 from ledger.access_service import AccessService
 from ledger.accounts_service import AccountService
 from ledger.application import Ledger
 from ledger.store.credentials import CredentialStore, SecretSealer
+from ledger.store.scans import ScanStore
 from ledger.store.settings import Settings
 from projections.follower import Health
 from projections.queries import Queries
@@ -39,6 +41,8 @@ class Services:
     health: Health
     accounts: AccountService
     principals: PrincipalCache
+    scans: ScanStore
+    jobs: JobStore
     background: Background = field(default_factory=Background)
 
     def close(self, timeout: float = 30.0) -> None:
@@ -71,6 +75,8 @@ def bootstrap(settings: Settings | None = None) -> Services:
             ledger, access, CredentialStore(store, SecretSealer(ledger.cipher.keys)), settings
         ),
         principals=principals,
+        scans=ScanStore(store),
+        jobs=JobStore(store),
     )
 
 

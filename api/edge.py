@@ -25,7 +25,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 1_000_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
-FILE_ROUTES = frozenset({"/v1/decrement-files", "/v1/campaigns"})
+FILE_ROUTES = frozenset(
+    {"/v1/decrement-files", "/v1/campaigns", "/decrementations/fichiers", "/operateur/campagnes"}
+)
+"""The routes that take a whole file: the API's, and the console's forms that upload one."""
+MAX_SCAN_FORM_BYTES = 6 * 1024 * 1024
+SCAN_ROUTES = frozenset({"/regularisations"})
+"""The console's regularisation request: its form with the attestation's scan (5 MiB at most,
+checked again on its content)."""
 CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 OPEN_PATHS = frozenset({"/v1/sessions", "/v1/activations", "/v1/activations/enrolment"})
 """The /v1 paths a person reaches with no credentials yet: signing in and activating (the
@@ -42,7 +49,9 @@ class BodyTooLarge(HTTPException):
 
 
 def body_limit(path: str) -> int:
-    return MAX_FILE_BYTES if path in FILE_ROUTES else MAX_BODY_BYTES
+    if path in FILE_ROUTES:
+        return MAX_FILE_BYTES
+    return MAX_SCAN_FORM_BYTES if path in SCAN_ROUTES else MAX_BODY_BYTES
 
 
 def problem_body(status: int, code: str, detail: str, **extra: Any) -> bytes:

@@ -234,6 +234,25 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
         "Deposit lines of your establishments only.",
     ),
     "identity_mismatch": (409, "The identity presented does not match.", "Check it."),
+    "invalid_attestation_scan": (
+        422,
+        "The signed attestation's scan is not a whole PDF, PNG or JPEG file of 5 MiB at most "
+        "(told by its content, not its name).",
+        "Scan the signed and stamped attestation again, as PDF, PNG or JPEG.",
+    ),
+    "attestation_scan_altered": (
+        422,
+        "The scan kept for this request is missing, or differs from the one sent (its SHA-256 "
+        "is recorded with the request): it is not shown.",
+        "Report it: the store was changed outside the service; the request's digest proves "
+        "which scan was sent.",
+    ),
+    "invalid_form": (
+        422,
+        "A console form's fields are not valid (the fields are named, their values never "
+        "repeated).",
+        "Correct the fields named and send the form again.",
+    ),
     "idempotency_conflict": (
         409,
         "This Idempotency-Key was already used for another request.",

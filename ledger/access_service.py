@@ -26,6 +26,7 @@ from ledger.domain.identifiers import Siret
 from ledger.domain.movements import Receipt, check_regularisation
 from ledger.domain.provenance import Provenance
 from ledger.domain.regularisation import RegularisationRequest
+from ledger.domain.scans import ScanRef
 
 TOKEN_PREFIX = "cpf_"
 
@@ -159,11 +160,15 @@ class AccessService:
         reason: str,
         provenance: Provenance,
         guard: Guard | None = None,
+        scan: ScanRef | None = None,
     ) -> uuid.UUID:
         """An employer's request; refused at once when the attestation is incomplete.
 
-        ``guard`` checks the caller may act on the agent (judged on its own history)."""
+        ``guard`` checks the caller may act on the agent (judged on its own history); ``scan``
+        is the signed attestation's scan, already kept (its digest goes into the attestation)."""
         check_regularisation(hours, attestation)
+        if scan is not None:
+            attestation = {**attestation, "scan": scan.as_dict()}
         agent = self.ledger.get_agent(agent_id)
         if guard is not None:
             guard(agent)

@@ -17,6 +17,7 @@ agent's own history (the write model), so they never depend on a view lagging be
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -304,3 +305,63 @@ def cancellation_guard(principal: Principal, decrement_id: str) -> Any:
         require_writer_for(principal, record.siret)
 
     return guard
+
+
+# ------------------------------------------------------------- the console
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleAbilities:
+    """What the web console offers a principal: its menu, its forms and its buttons. Only what
+    is shown: every page and every form's route checks again with the functions above."""
+
+    reads_everything: bool
+    """Operators and auditors: any SIRET, any agent, the audit pages."""
+    records: bool
+    """Decrements, cancellations, regularisation requests (gestion and up, operators)."""
+    administers: bool
+    """Users, keys and delegations of an establishment (administration profile, operators)."""
+    operates: bool
+    """Campaigns, the regularisation queue, projections (operators)."""
+    establishments: tuple[str, ...]
+    """The SIRETs an employer switches between (its own first); empty: any (operators,
+    auditors)."""
+
+    @property
+    def audits(self) -> bool:
+        return self.reads_everything
+
+
+def console_abilities(principal: Principal) -> ConsoleAbilities:
+    """What the console shows ``principal`` (the same rules as the routes)."""
+    everything = reads_everything(principal)
+    own = [principal.siret] if principal.siret else []
+    return ConsoleAbilities(
+        reads_everything=everything,
+        records=is_operator(principal) or has_profile(principal, Profile.GESTION),
+        administers=is_operator(principal) or has_profile(principal, Profile.ADMINISTRATION),
+        operates=is_operator(principal),
+        establishments=()
+        if everything
+        else tuple(dict.fromkeys([*own, *sorted(principal.sirets)])),
+    )
+
+
+def may_record_for(principal: Principal, siret: str | None) -> bool:
+    """Whether a write naming ``siret`` would pass :func:`require_writer_for` (a button shown
+    or not; the route checks again)."""
+    try:
+        require_writer_for(principal, siret)
+    except errors.DomainError:
+        return False
+    return True
+
+
+def console_siret(principal: Principal, asked: str | None) -> str | None:
+    """The establishment a console page shows: the one asked for when the principal acts for it
+    (else 404, as the API answers), or the employer's own; None for operators and auditors
+    who asked for none."""
+    if asked:
+        require_readable_siret(principal, asked)
+        return asked
+    return principal.siret

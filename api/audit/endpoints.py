@@ -3,6 +3,7 @@ read trail. Operators may use them too; employers may not."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -113,11 +114,15 @@ def _aware(moment: datetime | None) -> datetime | None:
     summary="Recompute the event log's hash chain (auditors)",
 )
 async def verification(principal: ReaderOfEverything, svc: Svc) -> object:
-    return await run_in_threadpool(_verification, svc)
+    return await run_in_threadpool(chain_verification, svc)
 
 
-def _verification(svc: Services) -> dict[str, Any]:
-    result = verify_chain(svc.ledger.recorder)
+def chain_verification(
+    svc: Services, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Verify the chain (``progress`` gets each position reached, every few thousand events)
+    and whether the log still extends every checkpoint taken."""
+    result = verify_chain(svc.ledger.recorder, progress=progress)
     checkpoints = []
     trusted = svc.settings.trusted_checkpoint_key
     for kept in svc.checkpoints.all():

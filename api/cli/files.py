@@ -239,7 +239,8 @@ def demo_login() -> None:
     from ledger.files.demo import demo_siret
     from ledger.files.demo_logins import PASSWORD, SECRET, current_code, demo_logins
 
-    accounts = services().accounts
+    svc = services()
+    accounts = svc.accounts
     found = [d for d in demo_logins(demo_siret(1)) if accounts.account_by_email(d.email)]
     if not found:
         console.print("no demo login in this store")
@@ -249,8 +250,9 @@ def demo_login() -> None:
         console.print(f"  {login.email}  ({login.who})")
     console.print(
         f"Second factor: add the secret {SECRET} to an authenticator application, or print "
-        "the current code with `.venv/bin/cpf-ledger demo totp`. Sign in with "
-        "POST /v1/sessions {email, password, second_factor}."
+        "the current code with `.venv/bin/cpf-ledger demo totp`. Sign in to the web console "
+        f"at {svc.settings.public_url.rstrip('/')}/ (or POST /v1/sessions "
+        "{email, password, second_factor})."
     )
     console.print(f"  current code: {current_code()}")
 

@@ -117,7 +117,7 @@ def deposit_report(
     svc: Svc,
     format: Literal["json", "csv"] = "json",
 ) -> object:
-    found = DepositReport(svc.ledger, _deposit_from(svc, principal, deposit_id))
+    found = DepositReport(svc.ledger, deposit_of(svc, principal, deposit_id))
     return _report(request, svc, principal, found, format, 200)
 
 
@@ -150,7 +150,7 @@ def _json_report(summary: dict[str, object], lines: Iterator[dict[str, object]])
     yield b"]}"
 
 
-def _deposit_from(svc: Services, principal: Principal, deposit: uuid.UUID) -> DecrementFile:
+def deposit_of(svc: Services, principal: Principal, deposit: uuid.UUID) -> DecrementFile:
     missing = DepositNotFound("no such deposit")
     found = svc.ledger.aggregate(deposit, DecrementFile, missing)
     if not scope.owns_document(principal, found.scope):
@@ -177,7 +177,7 @@ async def start(
     run = await run_in_threadpool(start_campaign, svc.ledger, path, filename, principal.label)
     if run is None:  # running already, or finished: the same file is one campaign
         shutil.rmtree(directory, ignore_errors=True)
-        return _campaign(svc, digest).summary()
+        return campaign_of(svc, digest).summary()
 
     def work() -> None:
         try:
@@ -193,7 +193,7 @@ async def start(
     return run.summary()
 
 
-def _campaign(svc: Services, digest: str) -> Campaign:
+def campaign_of(svc: Services, digest: str) -> Campaign:
     missing = CampaignNotFound("no campaign was started with this file")
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise missing
@@ -206,7 +206,7 @@ def _campaign(svc: Services, digest: str) -> Campaign:
     summary="A campaign import's progress and report",
 )
 def campaign_status(campaign_id: str, principal: OperatorOnly, svc: Svc) -> object:
-    return _campaign(svc, campaign_id).summary()
+    return campaign_of(svc, campaign_id).summary()
 
 
 @router.get(

@@ -26,7 +26,7 @@ from projections import scope
 router = APIRouter(prefix="/v1/regularisations", tags=["regularisations"])
 
 
-def _summary(svc: Services, request_id: UUID) -> dict[str, object]:
+def request_summary(svc: Services, request_id: UUID) -> dict[str, object]:
     found = svc.access.regularisation(request_id)
     return {
         "request_id": found.id.hex,
@@ -40,8 +40,8 @@ def _summary(svc: Services, request_id: UUID) -> dict[str, object]:
     }
 
 
-def _visible(svc: Services, principal: Principal, request_id: UUID) -> dict[str, object]:
-    summary = _summary(svc, request_id)
+def visible_request(svc: Services, principal: Principal, request_id: UUID) -> dict[str, object]:
+    summary = request_summary(svc, request_id)
     if not scope.acts_for(principal, str(summary["siret"])):
         raise errors.RegularisationRequestNotFound("no such regularisation request")
     return summary
@@ -74,7 +74,7 @@ def submit(
             provenance(request, principal, idempotency_key),
             guard=scope.agent_guard(principal),
         )
-        return 201, _summary(svc, request_id)
+        return 201, request_summary(svc, request_id)
 
     return idempotent(
         request, svc.idempotency, principal, idempotency_key, body.model_dump(mode="json"), run
@@ -101,7 +101,7 @@ def list_requests(
 
 @router.get("/{request_id}", response_model=Regularisation, summary="One request and its status")
 def get_request(request_id: UUID, request: Request, principal: Authenticated, svc: Svc) -> object:
-    found = _visible(svc, principal, request_id)
+    found = visible_request(svc, principal, request_id)
     saw(request, svc, principal, [str(found["agent_id"])])
     return found
 
@@ -125,7 +125,7 @@ def approve(
             request_id, True, None, provenance(request, principal, idempotency_key)
         )
         assert receipt is not None
-        return 201, {**_summary(svc, request_id), "movement": written(receipt)}
+        return 201, {**request_summary(svc, request_id), "movement": written(receipt)}
 
     return idempotent(request, svc.idempotency, principal, idempotency_key, {}, run)
 
@@ -149,7 +149,7 @@ def reject(
         svc.access.decide_regularisation(
             request_id, False, body.reason, provenance(request, principal, idempotency_key)
         )
-        return 201, _summary(svc, request_id)
+        return 201, request_summary(svc, request_id)
 
     return idempotent(
         request, svc.idempotency, principal, idempotency_key, body.model_dump(mode="json"), run

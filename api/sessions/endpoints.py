@@ -26,6 +26,8 @@ from api.accounts.schemas import (
     SessionOut,
 )
 from api.auth import Person, Svc, check_same_site, cookie_name, principal_of_session
+from api.bootstrap import Services
+from ledger.accounts_service import NewSession
 from ledger.credentials import Enrolment
 from ledger.domain.access import Principal
 from ledger.domain.accounts import InvalidCredentials
@@ -85,10 +87,23 @@ def activate(body: ActivationIn, svc: Svc) -> object:
     "CSRF token in the body (a session the browser had is replaced)",
 )
 def login(body: LoginIn, request: Request, svc: Svc) -> Response:
+    principal, opened = open_session(request, svc, body.email, body.password, body.second_factor)
+    response = JSONResponse(
+        _session_out(principal, opened.csrf_token, opened.expires_at, opened.idle_expires_at),
+        status_code=201,
+    )
+    set_session_cookie(response, svc, opened)
+    return response
+
+
+def open_session(
+    request: Request, svc: Services, email: str, password: str, second_factor: str
+) -> tuple[Principal, NewSession]:
+    """Sign a person in (the JSON route and the console's form): the session the browser had
+    is replaced; raises InvalidCredentials or TooManyAttempts."""
     check_same_site(request)  # no login forced on a browser from another site
-    name = cookie_name(svc)
     opened = svc.accounts.login(
-        body.email, body.password, body.second_factor, _client(request), request.cookies.get(name)
+        email, password, second_factor, _client(request), request.cookies.get(cookie_name(svc))
     )
     session = svc.accounts.session(opened.session_id)
     principal = principal_of_session(svc, session) if session else None
@@ -96,12 +111,13 @@ def login(body: LoginIn, request: Request, svc: Svc) -> Response:
         svc.accounts.logout(opened.session_id)
         raise InvalidCredentials("this account cannot sign in")
     request.state.principal = principal
-    response = JSONResponse(
-        _session_out(principal, opened.csrf_token, opened.expires_at, opened.idle_expires_at),
-        status_code=201,
-    )
+    return principal, opened
+
+
+def set_session_cookie(response: Response, svc: Services, opened: NewSession) -> None:
+    """The session in its cookie: HttpOnly, SameSite=Strict, Secure (see :func:`cookie_name`)."""
     response.set_cookie(
-        name,
+        cookie_name(svc),
         opened.session_id,
         max_age=int((opened.expires_at - svc.accounts.now()).total_seconds()),
         path="/",
@@ -109,7 +125,16 @@ def login(body: LoginIn, request: Request, svc: Svc) -> Response:
         httponly=True,
         samesite="strict",
     )
-    return response
+
+
+def clear_session_cookie(response: Response, svc: Services) -> None:
+    response.delete_cookie(
+        cookie_name(svc),
+        path="/",
+        secure=svc.settings.session_cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
 
 
 def _current(request: Request) -> SessionRow:
@@ -133,13 +158,7 @@ def current(request: Request, principal: Person, svc: Svc) -> object:
 def logout(request: Request, principal: Person, svc: Svc) -> Response:
     svc.accounts.logout(request.cookies[cookie_name(svc)])
     response = Response(status_code=204)
-    response.delete_cookie(
-        cookie_name(svc),
-        path="/",
-        secure=svc.settings.session_cookie_secure,
-        httponly=True,
-        samesite="strict",
-    )
+    clear_session_cookie(response, svc)
     return response
 
 

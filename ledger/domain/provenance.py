@@ -9,6 +9,7 @@ from typing import Any
 
 class Channel(StrEnum):
     API = "api"
+    CONSOLE = "console"
     CLI = "cli"
     CAMPAIGN = "campaign"
     DECREMENT_FILE = "decrement_file"

@@ -54,7 +54,11 @@ class World:
         if who in self.sessions:  # a browser: the cookie, and the CSRF token when unsafe
             session_id, csrf = self.sessions[who]
             headers["Cookie"] = f"{SESSION_COOKIE}={session_id}"
-            if method.upper() not in SAFE_METHODS:
+            if method.upper() in SAFE_METHODS:
+                pass
+            elif isinstance(kwargs.get("data"), dict):  # a console form: its hidden field
+                kwargs["data"] = {**kwargs["data"], "csrf_token": csrf}
+            else:
                 headers[CSRF_HEADER] = csrf
         response = self.client.request(method, path, headers=headers, **kwargs)
         self.client.cookies.clear()  # each caller sends its own credentials, nothing else

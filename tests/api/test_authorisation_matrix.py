@@ -34,7 +34,21 @@ from tests.commands import decrement, record_line, register_agent
 from tests.factories import make_nir, make_siret
 from tests.people import PASSWORD, activated
 
-Request = tuple[str, dict[str, Any] | bytes | None]  # path, JSON body or file
+
+class Form(dict[str, Any]):
+    """A console form's fields (sent as a form: a session's CSRF token goes in its hidden
+    field, as a browser sends it)."""
+
+
+class Upload(Form):
+    """A console form with a file (multipart)."""
+
+    def __init__(self, files: dict[str, tuple[str, bytes, str]], **fields: Any) -> None:
+        super().__init__(fields)
+        self.files = files
+
+
+Request = tuple[str, dict[str, Any] | bytes | None]  # path, JSON body, form or file
 Factory = Callable[[World, str], Request]
 
 UNAUTHENTICATED = {"anonymous": 401, "bad_key": 401, "revoked_key": 401, "ended_session": 401}
@@ -59,6 +73,12 @@ def outcome(default: int, **overrides: int) -> dict[str, int]:
         if session not in overrides:
             table[session] = table[twin]
     return table
+
+
+def page(default: int, **overrides: int) -> dict[str, int]:
+    """A console page: as ``outcome``, except that a browser with no live session is sent to
+    the sign-in page (303); a key that is not valid is still refused (401)."""
+    return outcome(default, **{"anonymous": 303, "ended_session": 303, **overrides})
 
 
 def public() -> dict[str, int]:
@@ -610,6 +630,348 @@ ROUTES: dict[tuple[str, str], tuple[Factory, dict[str, int]]] = {
 }
 
 
+# The web console's pages: the same requirements and scope as the API, answered as HTML; a form
+# that does something answers 303 (to the page that shows it).
+def console_login(world: World, who: str) -> Request:
+    _, body = login(world, who)
+    assert isinstance(body, dict)
+    return "/connexion", Form(body)
+
+
+def console_activation(world: World, who: str) -> Request:
+    email, code = activation_code(world, who)
+    return "/activation", Form(email=email, code=code)
+
+
+def console_activation_end(world: World, who: str) -> Request:
+    email, code = activation_code(world, who)
+    secret = accounts(world).start_activation(email, code).secret
+    totp = pyotp.TOTP(secret).at(accounts(world).now())
+    return "/activation/confirmation", Form(
+        email=email, code=code, secret=secret, password=PASSWORD, confirmation=PASSWORD, totp=totp
+    )
+
+
+def console_cancellation(world: World, who: str) -> Request:
+    path, _ = decrement_on_a(world, who)
+    return path.removeprefix("/v1").replace("/decrements/", "/decrementations/").replace(
+        "/cancellation", "/annulation"
+    ), Form(reason="formation annulée")
+
+
+def console_decrement(world: World, who: str) -> Form:
+    return Form(
+        nir=world.nir_a,
+        birth_name="Martin",
+        siret=OWN,
+        hours="1",
+        title="Excel",
+        start=f"{LAST_YEAR + 1}-01-10",
+        end=f"{LAST_YEAR + 1}-01-11",
+    )
+
+
+def scan_png() -> bytes:
+    import io
+
+    import segno
+
+    image = io.BytesIO()
+    segno.make("attestation signée").save(image, kind="png")
+    return image.getvalue()
+
+
+def request_with_scan(world: World, who: str, suffix: str = "") -> Request:
+    svc = services(world)
+    request_id = svc.access.submit_regularisation(
+        uuid.UUID(world.agent_a),
+        OWN,
+        LAST_YEAR,
+        -1,
+        {"signatory": "M. Chef", "signature_date": "2025-01-10", "stamp_present": True},
+        "",
+        SETUP,
+        scan=svc.scans.keep(scan_png()),
+    )
+    world.settle()
+    return f"/regularisations/{request_id.hex}{suffix}", None
+
+
+def console_account_route(suffix: str, deactivated: bool = False) -> Factory:
+    api_route = account_route(suffix, deactivated)
+
+    def factory(world: World, who: str) -> Request:
+        path, _ = api_route(world, who)
+        console = {
+            "/deactivation": "/desactivation",
+            "/reactivation": "/reactivation",
+            "/reset": "/reinitialisation",
+        }[suffix]
+        user_id = path.removeprefix("/v1/users/").removesuffix(suffix)
+        return f"/administration/personnes/{user_id}{console}", Form()
+
+    return factory
+
+
+def console_rebuild(world: World, who: str) -> Request:
+    rebuild(world, who)  # one rebuild at a time: the previous caller's ends
+    return "/operateur/projections/reconstruction", Form(vue="balances")
+
+
+def console_delegation_request(world: World, who: str) -> Request:
+    _, body = delegation_request(world, who)
+    assert isinstance(body, dict)
+    return "/administration/delegations", Form(body)
+
+
+def console_delegation_answer(world: World, who: str) -> Request:
+    path, _ = pending_delegation(world, who, "acceptance")
+    path = path.removeprefix("/v1/establishments/").replace("/delegations/", "/")
+    return f"/administration/delegations/{path.replace('/acceptance', '/acceptation')}", Form()
+
+
+ADMINISTRATORS_OF_OWN = {
+    "own_consultation": 403,
+    "own_gestion": 403,
+    "other_gestion": 403,
+    "auditor": 403,
+    "central_refused": 404,
+    "central_revoked": 404,
+}
+"""The administration pages: operators, OWN's administrators and those of the centraliser OWN
+accepted (the other profiles 403, establishments they do not act for 404)."""
+OWN_ADMINISTRATORS_ONLY = {**ADMINISTRATORS_OF_OWN, "central_accepted": 403}
+"""Keys and delegations of OWN: its own administrators (a centraliser does not manage them)."""
+
+OWN_WRITES = {
+    "own_consultation": 403,
+    "auditor": 403,
+    "other_gestion": 403,
+    "central_refused": 403,
+    "central_revoked": 403,
+}
+SEES_A = {"other_gestion": 404, "central_refused": 404, "central_revoked": 404}
+
+ROUTES.update(
+    {
+        ("GET", "/"): (lambda w, p: ("/", None), page(303)),
+        ("GET", "/connexion"): (lambda w, p: ("/connexion", None), public()),
+        ("POST", "/connexion"): (console_login, anyone(303)),
+        ("POST", "/deconnexion"): (
+            lambda w, p: ("/deconnexion", Form()),
+            page(403, **{session: 303 for session in SESSION_TWINS}),
+        ),
+        ("GET", "/activation"): (lambda w, p: ("/activation", None), public()),
+        ("POST", "/activation"): (console_activation, anyone(200)),
+        ("POST", "/activation/confirmation"): (console_activation_end, anyone(200)),
+        ("GET", "/tableau-de-bord"): (
+            lambda w, p: (f"/tableau-de-bord?siret={OWN}", None),
+            page(200, other_gestion=404, central_refused=404, central_revoked=404),
+        ),
+        ("POST", "/tableau-de-bord/recherche"): (
+            lambda w, p: (
+                "/tableau-de-bord/recherche",
+                Form(siret=OWN, annee=LAST_YEAR, nom="mart"),
+            ),
+            page(200, other_gestion=404, central_refused=404, central_revoked=404),
+        ),
+        ("POST", "/agents/recherche"): (
+            lambda w, p: ("/agents/recherche", Form(nir=w.nir_a, birth_name="MARTIN")),
+            page(303, other_gestion=404, central_refused=404, central_revoked=404),
+        ),
+        ("GET", "/agents/{agent_id}"): (
+            lambda w, p: (f"/agents/{w.agent_a}", None),
+            page(200, other_gestion=404, central_refused=404, central_revoked=404),
+        ),
+        ("POST", "/agents/{agent_id}/decrementations/{decrement_id}/annulation"): (
+            console_cancellation,
+            page(
+                303,
+                own_consultation=403,
+                auditor=403,
+                other_gestion=404,
+                central_refused=404,
+                central_revoked=404,
+            ),
+        ),
+        ("GET", "/decrementations"): (
+            lambda w, p: ("/decrementations", None),
+            page(200, own_consultation=403, auditor=403),
+        ),
+        ("POST", "/decrementations/apercu"): (
+            lambda w, p: ("/decrementations/apercu", console_decrement(w, p)),
+            page(200, own_consultation=403, auditor=403),  # a refusal is said in the preview
+        ),
+        ("POST", "/decrementations"): (
+            lambda w, p: ("/decrementations", console_decrement(w, p)),
+            page(303, **OWN_WRITES),
+        ),
+        ("POST", "/decrementations/fichiers"): (
+            lambda w, p: (
+                "/decrementations/fichiers",
+                Upload({"fichier": ("d.csv", decrement_file(w, p), "text/csv")}),
+            ),
+            page(303, own_consultation=403, auditor=403),
+        ),
+        ("GET", "/decrementations/fichiers/{deposit_id}"): (
+            lambda w, p: (
+                deposited(w, p)[0].replace("/v1/decrement-files/", "/decrementations/fichiers/"),
+                None,
+            ),
+            page(200, central_accepted=404, **SEES_A),
+        ),
+        ("GET", "/regularisations"): (lambda w, p: ("/regularisations", None), page(200)),
+        ("GET", "/regularisations/nouvelle"): (
+            lambda w, p: (f"/regularisations/nouvelle?agent={w.agent_a}", None),
+            page(200, own_consultation=403, auditor=403, **SEES_A),
+        ),
+        ("POST", "/regularisations"): (
+            lambda w, p: (
+                "/regularisations",
+                Upload(
+                    {"scan": ("attestation.png", scan_png(), "image/png")},
+                    agent_id=w.agent_a,
+                    siret=OWN,
+                    year=str(LAST_YEAR),
+                    hours="-1",
+                    signatory="M. Chef",
+                    signature_date="2025-01-10",
+                    stamp_present="oui",
+                ),
+            ),
+            page(303, **OWN_WRITES),
+        ),
+        ("GET", "/regularisations/{request_id}"): (
+            lambda w, p: (f"/regularisations/{regularisation_request(w)}", None),
+            page(200, **SEES_A),
+        ),
+        ("GET", "/regularisations/{request_id}/scan"): (
+            lambda w, p: request_with_scan(w, p, "/scan"),
+            page(200, **SEES_A),
+        ),
+        ("POST", "/regularisations/{request_id}/approbation"): (
+            lambda w, p: (f"/regularisations/{regularisation_request(w)}/approbation", Form()),
+            page(403, operator=303),
+        ),
+        ("POST", "/regularisations/{request_id}/rejet"): (
+            lambda w, p: (
+                f"/regularisations/{regularisation_request(w)}/rejet",
+                Form(reason="pas de cachet"),
+            ),
+            page(403, operator=303),
+        ),
+        # administration
+        ("GET", "/administration"): (
+            lambda w, p: (f"/administration?siret={OWN}", None),
+            page(200, **ADMINISTRATORS_OF_OWN),
+        ),
+        ("POST", "/administration/personnes"): (
+            lambda w, p: (
+                "/administration/personnes",
+                Form(name="Zoé", email=f"zoe-{p}@mairie.fr", siret=OWN, profile="gestion"),
+            ),
+            page(200, **ADMINISTRATORS_OF_OWN),
+        ),
+        ("POST", "/administration/personnes/{user_id}/desactivation"): (
+            console_account_route("/deactivation"),
+            page(303, **ADMINISTRATORS_OF_OWN),
+        ),
+        ("POST", "/administration/personnes/{user_id}/reactivation"): (
+            console_account_route("/reactivation", deactivated=True),
+            page(303, **ADMINISTRATORS_OF_OWN),
+        ),
+        ("POST", "/administration/personnes/{user_id}/reinitialisation"): (
+            console_account_route("/reset"),
+            page(200, **ADMINISTRATORS_OF_OWN),
+        ),
+        ("POST", "/administration/habilitations"): (
+            lambda w, p: (
+                "/administration/habilitations",
+                Upload({"fichier": ("u.csv", user_file(w, p), "text/csv")}),
+            ),
+            page(
+                200,
+                own_consultation=403,
+                own_gestion=403,
+                other_gestion=403,
+                auditor=403,
+            ),
+        ),
+        ("POST", "/administration/cles"): (
+            lambda w, p: (
+                "/administration/cles",
+                Form(siret=OWN, user_id=w.users["own_gestion"], name="paie"),
+            ),
+            page(200, **OWN_ADMINISTRATORS_ONLY),
+        ),
+        ("POST", "/administration/cles/revocation"): (
+            lambda w, p: (
+                "/administration/cles/revocation",
+                Form(key_id=fresh_key(w, p)[0].removeprefix("/v1/keys/")),
+            ),
+            page(303, **OWN_ADMINISTRATORS_ONLY),
+        ),
+        ("POST", "/administration/delegations"): (
+            console_delegation_request,
+            page(303, own_consultation=403, own_gestion=403, other_gestion=403, auditor=403),
+        ),
+        ("POST", "/administration/delegations/{siret}/{centraliser}/{reponse}"): (
+            console_delegation_answer,
+            page(303, **OWN_ADMINISTRATORS_ONLY),
+        ),
+        # operations
+        ("GET", "/operateur/campagnes"): (
+            lambda w, p: ("/operateur/campagnes", None),
+            page(403, operator=200),
+        ),
+        ("POST", "/operateur/campagnes"): (
+            lambda w, p: (
+                "/operateur/campagnes",
+                Upload({"fichier": ("c.csv", campaign_file(w, p), "text/csv")}),
+            ),
+            page(403, operator=303),
+        ),
+        ("GET", "/operateur/campagnes/{campaign_id}"): (
+            lambda w, p: (
+                started_campaign(w, p)[0].replace("/v1/campaigns/", "/operateur/campagnes/"),
+                None,
+            ),
+            page(403, operator=200),
+        ),
+        ("GET", "/operateur/projections"): (
+            lambda w, p: ("/operateur/projections", None),
+            page(403, operator=200, auditor=200),
+        ),
+        ("POST", "/operateur/projections/reconstruction"): (
+            console_rebuild,
+            page(403, operator=303),
+        ),
+        # audit
+        ("GET", "/audit"): (lambda w, p: ("/audit", None), page(403, operator=200, auditor=200)),
+        ("GET", "/audit/agents/{agent_id}"): (
+            lambda w, p: (f"/audit/agents/{w.agent_a}?effet={LAST_YEAR}-12-31", None),
+            page(403, operator=200, auditor=200),
+        ),
+        ("GET", "/audit/verification"): (
+            lambda w, p: ("/audit/verification", None),
+            page(403, operator=200, auditor=200),
+        ),
+        ("POST", "/audit/verification"): (
+            lambda w, p: ("/audit/verification", Form()),
+            page(403, operator=303, auditor=303),
+        ),
+        ("POST", "/audit/points-de-controle"): (
+            lambda w, p: ("/audit/points-de-controle", Form()),
+            page(403, operator=303, auditor=303),
+        ),
+        ("GET", "/audit/trace"): (
+            lambda w, p: (f"/audit/trace?agent={w.agent_a}", None),
+            page(403, operator=200, auditor=200),
+        ),
+    }
+)
+
+
 def app_routes(world: World) -> set[tuple[str, str]]:
     """Every (method, path) the application serves: its API routes (as its OpenAPI schema
     lists them, included routers and all) and its plain routes (documentation pages)."""
@@ -640,16 +1002,46 @@ def test_route_answers_each_caller_as_expected(world: World, route: tuple[str, s
     seen = {}
     for who in PRINCIPALS:
         path, body = factory(world, who)
-        if isinstance(body, bytes):
-            response = world.call(
-                who, method, path, content=body, headers={"Content-Type": "text/csv"}
-            )
-        else:
-            response = world.call(who, method, path, json=body)
+        response = send(world, who, method, path, body)
         seen[who] = response.status_code
         if response.status_code >= 400:
-            assert response.headers["content-type"].startswith("application/problem+json")
+            kind = "text/html" if route in console_routes() else "application/problem+json"
+            assert response.headers["content-type"].startswith(kind), (who, response.text)
     assert seen == expected
+
+
+def send(world: World, who: str, method: str, path: str, body: Any) -> Any:
+    """One request as a row builds it (redirections are answers: not followed)."""
+    if isinstance(body, Upload):
+        return world.call(
+            who, method, path, data=dict(body), files=body.files, follow_redirects=False
+        )
+    if isinstance(body, Form):
+        return world.call(who, method, path, data=dict(body), follow_redirects=False)
+    if isinstance(body, bytes):
+        return world.call(
+            who,
+            method,
+            path,
+            content=body,
+            headers={"Content-Type": "text/csv"},
+            follow_redirects=False,
+        )
+    return world.call(who, method, path, json=body, follow_redirects=False)
+
+
+def console_routes() -> set[tuple[str, str]]:
+    """The web console's pages (HTML, never problem+json)."""
+    from api.console.pages import ROUTERS
+
+    return {
+        (method, route.path)
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
 
 
 # Routes that show an agent's personal data must leave a line in the read trail; the others say
@@ -667,7 +1059,24 @@ TRAILED = {
     ("GET", "/v1/decrement-files/{deposit_id}"),
     ("GET", "/v1/audit/agents/{agent_id}/events"),
     ("GET", "/v1/audit/agents/{agent_id}/replay"),
+    # the console's pages
+    ("GET", "/tableau-de-bord"),
+    ("POST", "/tableau-de-bord/recherche"),
+    ("POST", "/agents/recherche"),
+    ("GET", "/agents/{agent_id}"),
+    ("GET", "/decrementations/fichiers/{deposit_id}"),
+    ("GET", "/regularisations"),
+    ("GET", "/regularisations/nouvelle"),
+    ("GET", "/regularisations/{request_id}"),
+    ("GET", "/regularisations/{request_id}/scan"),
+    ("GET", "/audit/agents/{agent_id}"),
 }
+POSTED_READS = {
+    ("POST", "/v1/agents/lookup"),
+    ("POST", "/tableau-de-bord/recherche"),
+    ("POST", "/agents/recherche"),
+}
+"""Reads made with POST, so that what is looked for (a NIR, a name) never sits in a URL."""
 NOT_PERSONAL = {
     # documentation and operations (/metrics: an operator's key unless made public)
     ("GET", "/healthz"),
@@ -692,13 +1101,23 @@ NOT_PERSONAL = {
     ("GET", "/v1/audit/checkpoints"),
     ("GET", "/v1/audit/trail"),
     ("GET", "/v1/campaigns/{campaign_id}"),
+    # the console's pages that show no agent
+    ("GET", "/"),
+    ("GET", "/connexion"),
+    ("GET", "/activation"),
+    ("GET", "/decrementations"),  # the forms, and the deposits' file names
+    ("GET", "/administration"),  # people's accounts, keys, delegations
+    ("GET", "/operateur/campagnes"),
+    ("GET", "/operateur/campagnes/{campaign_id}"),
+    ("GET", "/operateur/projections"),
+    ("GET", "/audit"),
+    ("GET", "/audit/verification"),
+    ("GET", "/audit/trace"),  # the trail itself, as /v1/audit/trail
 }
 
 
 def test_every_read_route_is_trailed_or_says_why_not(world: World) -> None:
-    reads = {route for route in app_routes(world) if route[0] == "GET"} | {
-        ("POST", "/v1/agents/lookup")
-    }
+    reads = {route for route in app_routes(world) if route[0] == "GET"} | POSTED_READS
     assert reads == TRAILED | NOT_PERSONAL
 
 
@@ -709,7 +1128,9 @@ def test_a_read_of_personal_data_is_in_the_trail(world: World, route: tuple[str,
     for who in ("operator", "own_consultation", "session_own_gestion"):
         path, body = factory(world, who)
         before = services(world).trail.query(principal=principal_label(world, who))
-        response = world.call(who, route[0], path, json=body)
+        response = send(world, who, route[0], path, body)
+        if response.status_code == 303:  # a console search: it found the agent, and sends there
+            response.status_code = 200
         if response.status_code != 200:
             continue  # not allowed to this caller: nothing seen
         after = services(world).trail.query(principal=principal_label(world, who))

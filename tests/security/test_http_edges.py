@@ -52,6 +52,35 @@ def test_a_streamed_body_is_refused_as_its_limit_passes_and_never_buffered(
     assert rss_mib(pid) - before < 100, "the server buffered a refused body"
 
 
+def test_a_console_form_from_a_stranger_is_refused_before_its_body_is_read(
+    deployment: Deployment,
+) -> None:
+    """The console's file forms take up to 200 MiB: without a live session or a valid key the
+    page answers at once (sign in, or 401), its body never read nor spooled."""
+    assert deployment.stack.api is not None
+    pid = deployment.stack.api.pid
+    before = rss_mib(pid)
+    form = {"Content-Type": "multipart/form-data; boundary=x"}
+    with deployment.client() as anonymous:
+        started = time.monotonic()
+        refused = anonymous.post("/operateur/campagnes", content=chunks(150 << 20), headers=form)
+        assert refused.status_code == 303 and refused.headers["location"] == "/connexion"
+        ended = anonymous.post(
+            "/decrementations/fichiers",
+            content=chunks(150 << 20),
+            headers={**form, "Cookie": "cpf_session=ended; __Host-cpf_session=ended"},
+        )
+        assert ended.status_code == 303
+        bad_key = anonymous.post(
+            "/operateur/campagnes",
+            content=chunks(150 << 20),
+            headers={**form, "Authorization": "Bearer cpf_not-a-key"},
+        )
+        assert bad_key.status_code == 401
+        assert time.monotonic() - started < 20
+    assert rss_mib(pid) - before < 100, "the server read a stranger's body"
+
+
 # -------------------------------------------------------------------- 4. text
 
 
