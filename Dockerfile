@@ -5,11 +5,11 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     LEDGER_ENVIRONMENT=production LEDGER_DATA_DIR=/var/lib/cpf-ledger
 WORKDIR /app
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml requirements.lock README.md LICENSE ./
 COPY ledger ledger
 COPY projections projections
 COPY api api
-RUN pip install . && useradd --system --uid 10001 cpf && mkdir -p /var/lib/cpf-ledger \
+RUN pip install -r requirements.lock && pip install --no-deps . && useradd --system --uid 10001 cpf && mkdir -p /var/lib/cpf-ledger \
     && chown cpf /var/lib/cpf-ledger
 USER cpf
 EXPOSE 8000
