@@ -79,3 +79,15 @@ class Written(BaseModel):
     decrement_id: str | None = None
     replayed: bool = False
     position: int | None = None
+
+
+class FileRunSummary(BaseModel):
+    """What every deposited file's report starts with: the file and its line counts."""
+
+    deposit_id: str
+    filename: str
+    file_sha256: str
+    completed: bool
+    lines: int
+    applied: int
+    rejected: int

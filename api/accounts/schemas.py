@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.access.schemas import Me
-from api.schemas import Input
+from api.schemas import FileRunSummary, Input
 from ledger.domain.access import Profile
 
 Email = Field(min_length=3, max_length=254, description="The person's e-mail address")
@@ -125,12 +125,5 @@ class UserFileLine(BaseModel):
     activation: ActivationOut | None = None
 
 
-class UserFileOut(BaseModel):
-    deposit_id: str
-    filename: str
-    file_sha256: str
-    completed: bool
-    lines: int
-    applied: int
-    rejected: int
+class UserFileOut(FileRunSummary):
     report: list[UserFileLine]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from api.schemas import FileRunSummary
+
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 CSV_AND_XLSX = {
     "text/csv": BINARY,
@@ -23,14 +25,7 @@ class ReportLine(BaseModel):
     balance_after: int | None = None
 
 
-class DepositReport(BaseModel):
-    deposit_id: str
-    filename: str
-    file_sha256: str
-    completed: bool
-    lines: int
-    applied: int
-    rejected: int
+class DepositReport(FileRunSummary):
     hours_from_reserve: int
     hours_from_counter: int
     report: list[ReportLine]
