@@ -67,12 +67,12 @@ _MOVEMENTS = (
     "movements_in AS (INSERT INTO {table} (position, agent_id, version, kind, effective_date, "
     "recorded_at, hours, reserve_hours, balance_after, reserve_after, siret, year, principal, "
     "channel, source, idempotency_key, details) "
-    "SELECT p.position, p.agent_id, p.version, p.m_kind, p.m_effective_date, p.m_recorded_at, "
-    "p.m_counter, p.m_reserve, h.balance + SUM(p.m_counter) OVER w, "
-    "h.reserve + SUM(p.m_reserve) OVER w, p.m_siret, p.m_year, p.m_principal, p.m_channel, "
-    "p.m_source, p.m_idempotency_key, p.m_details "
-    "FROM page p JOIN heads h USING (oid) "
-    "WINDOW w AS (PARTITION BY p.oid ORDER BY p.position))"
+    "SELECT r.position, r.agent_id, r.version, r.m_kind, r.m_effective_date, r.m_recorded_at, "
+    "r.m_counter, r.m_reserve, h.balance + r.run_counter, h.reserve + r.run_reserve, r.m_siret, "
+    "r.m_year, r.m_principal, r.m_channel, r.m_source, r.m_idempotency_key, r.m_details "
+    "FROM (SELECT p.*, SUM(p.m_counter) OVER w AS run_counter, "
+    "SUM(p.m_reserve) OVER w AS run_reserve FROM page p "
+    "WINDOW w AS (PARTITION BY p.oid ORDER BY p.position)) r JOIN heads h USING (oid))"
 )
 
 # A row already there (from an earlier page) is skipped by an index probe, not by ON CONFLICT's
@@ -87,14 +87,14 @@ _EMPLOYER_INDEX = (
     "AND e.agent_id = r.agent_id))"
 )
 
-# One sort of the page by agent then position (descending): each agent's last movement and, by
-# a window over the same partition, its sums. The rare kinds that set the low-qualification year
-# or the status are read from their details apart.
+# Each agent's sums over the page by one hash aggregate, and its last movement by joining the
+# page on the last position (no sort of the page). The rare kinds that set the low-qualification
+# year or the status are read from their details apart.
 _BALANCES = (
-    "last AS (SELECT DISTINCT ON (oid) oid, agent_id, position, version, m_kind, "
-    "m_effective_date, m_recorded_at, SUM(m_counter) OVER agent AS counter, "
-    "SUM(m_reserve) OVER agent AS reserve FROM page "
-    "WINDOW agent AS (PARTITION BY oid) ORDER BY oid, position DESC), "
+    "sums AS (SELECT oid, SUM(m_counter) AS counter, SUM(m_reserve) AS reserve, "
+    "MAX(position) AS last_position FROM page GROUP BY oid), "
+    "last AS (SELECT s.oid, p.agent_id, p.position, p.version, p.m_kind, p.m_effective_date, "
+    "p.m_recorded_at, s.counter, s.reserve FROM sums s JOIN page p ON p.position = s.last_position), "
     "lowq AS (SELECT DISTINCT ON (oid) oid, (m_details::jsonb ->> 'from_year')::int AS low_from "
     "FROM page WHERE m_kind = 'LowQualificationDeclared' ORDER BY oid, position DESC), "
     "closed AS (SELECT DISTINCT ON (oid) oid, CASE WHEN m_details::jsonb ->> 'reason' "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from ledger.application import Ledger
 from projections import bulk
 from projections.decode import AGENT, Movement, decode
 from projections.store import Cursor, ViewStore
-from projections.views import VIEWS, View
+from projections.views import VIEWS, Movements, View
 
 LIVE, BUILDING, RETIRED = "live", "building", "retired"
 
@@ -60,12 +61,16 @@ class Projector:
         store: ViewStore | None = None,
         page_size: int = 1000,
         bulk_page_size: int | None = None,
+        first_pass: bool = True,
     ):
         self.ledger = ledger
         self.store = store or ViewStore(ledger.settings)
         self.page_size = page_size
         self.bulk_page_size = bulk_page_size or 20 * page_size
         """Positions a rebuild's set-based page spans (PostgreSQL)."""
+        self.first_pass = first_pass
+        """Whether a rebuild on PostgreSQL fills its new generations up to the log head in one
+        transaction per view (see ``_first_pass``) rather than page by page from the start."""
         self.rebuilding = False
         self.setup()
 
@@ -311,16 +316,81 @@ class Projector:
                     self.create_generation(cur, view, int(row[0]) + 1, BUILDING)
         self.rebuilding = True
         try:
-            while True:
-                with self.store.transaction() as cur:
-                    read, moved = self.apply_page(cur, self.targets(cur, BUILDING, names))
-                if progress and moved:
-                    progress(min(t.position for t in moved), self.head())
-                if not read:
-                    break
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                filling = {}
+                if self.store.is_postgres and self.first_pass:
+                    filling = self._first_pass(names, pool)
+                # The other views page by page meanwhile, then every view to the head.
+                self._build([n for n in names if n not in filling], progress)
+                for done in dict.fromkeys(filling.values()):
+                    reached = done.result()  # raises what the fill raised
+                    if progress and reached:
+                        progress(reached, self.head())
+            self._build(names, progress)
         finally:
             self.rebuilding = False
         self._swap(names)
+
+    def _build(self, names: Sequence[str], progress: Progress | None) -> None:
+        """Apply pages to the building generations of ``names`` up to the log head."""
+        while names:
+            with self.store.transaction() as cur:
+                read, moved = self.apply_page(cur, self.targets(cur, BUILDING, names))
+            if progress and moved:
+                progress(min(t.position for t in moved), self.head())
+            if not read:
+                break
+
+    def _first_pass(self, names: Sequence[str], pool: ThreadPoolExecutor) -> dict[str, Future[int]]:
+        """Start filling the new generations of the set-based views from nothing up to the log
+        head, in one statement each, their primary keys and indexes built after the rows (one
+        sort each, instead of keeping them up to date row by row): the movements on one
+        connection, the other views on another, at once. Each view's rows and position commit
+        together in its own transaction, so a kill rolls that view back to empty and the next run
+        starts it again. Views already under way, or a log with rows lacking typed columns, go
+        page by page. Returns the views being filled, each with the position it will reach."""
+        head = self.head()
+        with self.store.transaction(write=False) as cur:
+            fresh = [
+                t.view
+                for t in self.targets(cur, BUILDING, names)
+                if t.position == 0 and t.view.aggregate == AGENT and bulk.can_fill(t.view)
+            ]
+            if not head or not fresh or not bulk.complete(cur, self._events_table, 0, head):
+                return {}
+        movements = [v for v in fresh if isinstance(v, Movements)]
+        filling: dict[str, Future[int]] = {}
+        for group in (movements, [v for v in fresh if v not in movements]):
+            if group:
+                done = pool.submit(self._fill_from_nothing, group, head)
+                filling.update((view.name, done) for view in group)
+        return filling
+
+    def _fill_from_nothing(self, views: Sequence[View], head: int) -> int:
+        """One group of the first pass, in this thread's own connection; returns the position
+        reached (0 if another projector had begun these generations)."""
+        try:
+            with self.store.transaction() as cur:
+                targets = self.targets(cur, BUILDING, [v.name for v in views])  # locked
+                if any(t.position for t in targets):
+                    return 0
+                cur.execute("SET LOCAL jit = off")
+                cur.execute("SET LOCAL work_mem = '64MB'")
+                cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                cur.execute("SET LOCAL synchronous_commit = off")  # derived rows: see _apply_range
+                for t in targets:
+                    t.view.drop_indexes(cur, t.generation)
+                tables = {type(t.view): t.view.table(t.generation) for t in targets}
+                bulk.fill(cur, tables, self._events_table, 0, head)
+                for t in targets:
+                    t.view.create_indexes(cur, t.generation)
+                    cur.execute(
+                        "UPDATE projection_positions SET position = %s WHERE name = %s",
+                        (head, t.tracking_name),
+                    )
+            return head
+        finally:
+            self.store.close()  # this thread's connection
 
     def _swap(self, names: Sequence[str]) -> None:
         retired: list[tuple[View, int]] = []

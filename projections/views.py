@@ -52,6 +52,19 @@ class View:
     def create(self, cur: Cursor, generation: int) -> None:
         create_table(cur, self.table(generation), self.columns, self.key, self.indexes)
 
+    def drop_indexes(self, cur: Cursor, generation: int) -> None:
+        """Drop the primary key and indexes of a generation (PostgreSQL): a first fill of many
+        rows then builds them once, by sorting, instead of keeping them up to date row by row."""
+        table = self.table(generation)
+        cur.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_pkey")
+        for index in self.indexes:
+            cur.execute(f"DROP INDEX IF EXISTS {table}_{index[0]}")
+
+    def create_indexes(self, cur: Cursor, generation: int) -> None:
+        table = self.table(generation)
+        cur.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(self.key)})")
+        create_indexes(cur, table, self.indexes)
+
     def apply(self, cur: Cursor, generation: int, movements: Sequence[Movement]) -> None:
         """Write a page of this view's events (already filtered by ``aggregate``)."""
         raise NotImplementedError
@@ -111,6 +124,10 @@ def create_table(
     cur.execute(
         f"CREATE TABLE IF NOT EXISTS {table} ({definitions}, PRIMARY KEY ({', '.join(key)}))"
     )
+    create_indexes(cur, table, indexes)
+
+
+def create_indexes(cur: Cursor, table: str, indexes: Sequence[Sequence[str]]) -> None:
     for index in indexes:
         cur.execute(
             f"CREATE INDEX IF NOT EXISTS {table}_{index[0]} ON {table} ({', '.join(index)})"

@@ -77,6 +77,12 @@ def status(
 def rebuild(
     view: str | None = typer.Argument(None, help="One view (default: all)"),
     page_size: int = typer.Option(1000, min=1, max=5000, help="Events per transaction"),
+    by_pages: bool = typer.Option(
+        False,
+        "--by-pages",
+        help="PostgreSQL: no first pass over the whole log (one transaction per view, sorted in "
+        "temporary files); page by page from the start instead",
+    ),
 ) -> None:
     """Build fresh views beside the live ones and swap them in when caught up.
 
@@ -85,6 +91,7 @@ def rebuild(
     names = _view_names(view)
     projector = services().projector
     projector.page_size = page_size
+    projector.first_pass = not by_pages
     started = time.monotonic()
     with events_progress(f"rebuild {','.join(names)}", projector.head()) as report:
         try:

@@ -162,3 +162,29 @@ def test_an_unreachable_store_exits_3(tmp_path: Path) -> None:
     result = run(env, "projections", "status")
     assert result.returncode == 3 and "store_unavailable" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_rebuild_with_its_first_pass_or_by_pages_gives_views_that_check(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL, `projections rebuild` fills new views in a first pass over the whole log;
+    `--by-pages` goes page by page from the start: either way the views check against the log."""
+    env = environment(tmp_path, postgres_url, id_key="c" * 40)
+    assert run(env, "establishments", "register", SIRET, "Mairie").returncode == 0
+    campaign = tmp_path / "campagne.csv"
+    campaign.write_text(
+        CAMPAIGN_HEADER
+        + "".join(
+            f"\n{make_nir(6100 + i)};Martin;Anne;1985-03-01;{SIRET};{LAST_YEAR};{800 + i}"
+            for i in range(30)
+        )
+        + "\n"
+    )
+    assert run(env, "campaign", "import", str(campaign)).returncode == 0
+    for options in ([], ["--by-pages", "--page-size", "7"]):
+        rebuilt = run(env, "projections", "rebuild", *options)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        checked = run(env, "projections", "check", "--json")
+        assert checked.returncode == 0 and json.loads(checked.stdout) == []
+    status = json.loads(run(env, "projections", "status", "--json").stdout)
+    assert {view["generation"] for view in status["views"]} == {3}  # rebuilt twice

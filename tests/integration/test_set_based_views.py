@@ -3,12 +3,14 @@ rows must be those the Python path writes (``check`` recomputes them in Python, 
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 
 from ledger.application import Ledger
 from projections.checking import check
 from projections.runner import Projector
+from projections.views import VIEWS, Balances, View
 from tests.integration.test_projections import (
     assert_views_equal_replay,
     moves_strategy,
@@ -48,5 +50,41 @@ def test_rows_recorded_without_typed_columns_go_through_python(ledger: Ledger) -
             )
     projector = Projector(ledger, page_size=5)
     projector.catch_up()
+    assert_views_equal_replay(ledger, projector, ids)
+    assert check(projector) == []
+
+
+def test_a_first_pass_that_fails_leaves_its_view_empty_and_the_next_rebuild_completes(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's first pass fills a view and builds its indexes in one transaction: failing
+    at the last step, the view is left as it was (empty, indexed, at position 0), readers keep the
+    live generation, and the next rebuild ends with the same rows as the live views."""
+    ids = populate(ledger, 5, [(i, "line", i, i) for i in range(30)])
+    projector = Projector(ledger, page_size=4)
+    projector.catch_up()
+    with projector.store.transaction(write=False) as cur:
+        live = {name: view.rows(cur, 1) for name, view in VIEWS.items()}
+
+    def broken(self: View, cur: object, generation: int) -> None:
+        raise RuntimeError("the server went away while indexing")
+
+    monkeypatch.setattr(Balances, "create_indexes", broken)
+    if ledger.settings.uses_postgres:
+        with pytest.raises(RuntimeError, match="indexing"):
+            projector.rebuild()
+        status = {s.view: s for s in projector.status()}
+        assert status["balances"].rebuilding_position == 0
+        assert status["balances"].generation == 1  # readers still on the live views
+        with projector.store.transaction(write=False) as cur:
+            assert VIEWS["balances"].rows(cur, 2) == {}
+            indexed = cur.execute(
+                "SELECT count(*) FROM pg_indexes WHERE tablename = 'employer_index_g2'"
+            ).fetchone()
+            assert indexed == (2,)  # the primary key and the agent index, as created
+    monkeypatch.undo()
+    projector.rebuild()
+    with projector.store.transaction(write=False) as cur:
+        assert {name: view.rows(cur, 2) for name, view in VIEWS.items()} == live
     assert_views_equal_replay(ledger, projector, ids)
     assert check(projector) == []
