@@ -119,7 +119,7 @@ def main(final: int, stages: tuple[int, ...] = STAGES) -> None:
         print(
             "events in store | campaign µs/line (ratio to COPY) | rebuild events/s (ratio to raw read)"
         )
-        for index, stage in enumerate((*stages, final)):
+        for index, stage in enumerate(dict.fromkeys((*stages, final))):
             agents = (stage - loaded) // 10
             started = time.perf_counter()
             grow(ledger, url, loaded // 10, agents)
