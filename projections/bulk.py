@@ -16,7 +16,7 @@ from projections.store import Cursor
 from projections.views import Balances, EmployerIndex, Movements, View
 
 PAGE = (
-    "page AS MATERIALIZED (SELECT notification_id AS position, originator_id AS oid, "
+    "page AS {materialized} (SELECT notification_id AS position, originator_id AS oid, "
     "replace(originator_id::text, '-', '') AS agent_id, originator_version AS version, m_kind, "
     "m_effective_date, m_recorded_at, m_counter, m_reserve, m_siret, m_year, m_principal, "
     "m_channel, m_source, m_idempotency_key, m_details FROM {events} "
@@ -39,9 +39,19 @@ def can_fill(view: View) -> bool:
     return type(view) in _PARTS
 
 
-def fill(cur: Cursor, tables: dict[type[View], str], events: str, start: int, stop: int) -> None:
+def fill(
+    cur: Cursor,
+    tables: dict[type[View], str],
+    events: str,
+    start: int,
+    stop: int,
+    empty: bool = False,
+) -> None:
     """Apply the agent events of positions (start, stop] to the views' tables (``tables``: the
-    generation table of each view to fill), in one statement: the page is read once."""
+    generation table of each view to fill), in one statement: the page is read once.
+
+    ``empty``: the tables hold no row yet (a rebuild's first pass), so no agent has totals to
+    carry: the movements' running totals start at zero with no look-up."""
     params: dict[str, Any] = {
         "start": start,
         "stop": stop,
@@ -52,9 +62,14 @@ def fill(cur: Cursor, tables: dict[type[View], str], events: str, start: int, st
         "closed_status": str(Status.CLOSED),
         "open_status": str(Status.OPEN),
     }
-    parts = [PAGE.format(events=events)]
-    parts += [_PARTS[kind].format(table=table) for kind, table in tables.items()]
-    cur.execute(f"WITH {', '.join(parts)} SELECT 1", params)
+    parts = {
+        kind: (_FIRST_MOVEMENTS if empty and kind is Movements else _PARTS[kind]) for kind in tables
+    }
+    # Read once by the only part, the page is not written aside: the part reads the log itself.
+    alone = len(parts) == 1 and next(iter(parts.values())) in _READ_PAGE_ONCE
+    page = PAGE.format(events=events, materialized="NOT MATERIALIZED" if alone else "MATERIALIZED")
+    parts_sql = [page] + [parts[kind].format(table=table) for kind, table in tables.items()]
+    cur.execute(f"WITH {', '.join(parts_sql)} SELECT 1", params)
 
 
 # Each view's part of the statement: common table expressions over ``page``. Sorting and
@@ -73,6 +88,17 @@ _MOVEMENTS = (
     "FROM (SELECT p.*, SUM(p.m_counter) OVER w AS run_counter, "
     "SUM(p.m_reserve) OVER w AS run_reserve FROM page p "
     "WINDOW w AS (PARTITION BY p.oid ORDER BY p.position)) r JOIN heads h USING (oid))"
+)
+
+# The same rows into an empty table: totals from zero.
+_FIRST_MOVEMENTS = (
+    "movements_in AS (INSERT INTO {table} (position, agent_id, version, kind, effective_date, "
+    "recorded_at, hours, reserve_hours, balance_after, reserve_after, siret, year, principal, "
+    "channel, source, idempotency_key, details) "
+    "SELECT p.position, p.agent_id, p.version, p.m_kind, p.m_effective_date, p.m_recorded_at, "
+    "p.m_counter, p.m_reserve, SUM(p.m_counter) OVER w, SUM(p.m_reserve) OVER w, p.m_siret, "
+    "p.m_year, p.m_principal, p.m_channel, p.m_source, p.m_idempotency_key, p.m_details "
+    "FROM page p WINDOW w AS (PARTITION BY p.oid ORDER BY p.position))"
 )
 
 # A row already there (from an earlier page) is skipped by an index probe, not by ON CONFLICT's
@@ -117,6 +143,8 @@ _BALANCES = (
     "a.m_kind, a.m_effective_date, a.m_recorded_at, a.version, a.position FROM agg a "
     "WHERE NOT EXISTS (SELECT 1 FROM balances_up u WHERE u.agent_id = a.agent_id))"
 )
+
+_READ_PAGE_ONCE = (_FIRST_MOVEMENTS, _EMPLOYER_INDEX)
 
 _PARTS: dict[type[View], str] = {
     Movements: _MOVEMENTS,

@@ -13,7 +13,8 @@ from uuid import UUID
 from ledger.domain.agent import Agent
 from ledger.store.events import agent_ids, last_positions
 from ledger.store.settings import Settings
-from projections.runner import LIVE, Projector, Target, create_bookkeeping
+from projections.generations import LIVE, Target, create_bookkeeping
+from projections.runner import Projector
 from projections.store import ViewStore
 from projections.views import VIEWS
 

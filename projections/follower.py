@@ -15,7 +15,8 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.runner import LIVE, Projector
+from projections.generations import LIVE
+from projections.runner import Projector
 from projections.store import ViewStore
 from projections.views import VIEWS
 

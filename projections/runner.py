@@ -1,4 +1,4 @@
-"""Keeping the views up to date, exactly once, and rebuilding them blue/green.
+"""Keeping the views up to date, exactly once (rebuilding them: ``projections.rebuild``).
 
 Each view generation records the log position it has applied in ``projection_positions``, in the
 same transaction as its rows: a crash at any point resumes from the last committed page, with no
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,23 +16,10 @@ from typing import Any
 from ledger.application import Ledger
 from projections import bulk
 from projections.decode import AGENT, Movement, decode
+from projections.generations import BUILDING, LIVE, Target, create_bookkeeping
+from projections.rebuild import Rebuild
 from projections.store import Cursor, ViewStore
-from projections.views import VIEWS, Movements, View
-
-LIVE, BUILDING, RETIRED = "live", "building", "retired"
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One generation of one view, and the log position it has applied."""
-
-    view: View
-    generation: int
-    position: int
-
-    @property
-    def tracking_name(self) -> str:
-        return self.view.table(self.generation)
+from projections.views import VIEWS, View
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +69,7 @@ class Projector:
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext('cpf_projections_setup'))")
             create_bookkeeping(cur)
             for view in VIEWS.values():
-                if not self._generations(cur, view.name, LIVE):
+                if not self.generations(cur, view.name, LIVE):
                     self.create_generation(cur, view, 1, LIVE)
                     view.publish(cur, 1)
 
@@ -98,7 +84,7 @@ class Projector:
             (view.table(generation),),
         )
 
-    def _generations(self, cur: Cursor, view: str, state: str) -> list[int]:
+    def generations(self, cur: Cursor, view: str, state: str) -> list[int]:
         cur.execute(
             "SELECT generation FROM projection_generations WHERE view = %s AND state = %s "
             "ORDER BY generation",
@@ -113,7 +99,7 @@ class Projector:
         lock = " FOR UPDATE" if self.store.is_postgres else ""
         for name in names:
             view = VIEWS[name]
-            for generation in self._generations(cur, name, state):
+            for generation in self.generations(cur, name, state):
                 cur.execute(
                     f"SELECT position FROM projection_positions WHERE name = %s{lock}",
                     (view.table(generation),),
@@ -180,7 +166,7 @@ class Projector:
         stop = min(head, start + (self.bulk_page_size if self.rebuilding else self.page_size))
         if stop <= start:
             return 0, list(targets)
-        events = self._events_table
+        events = self.events_table
         if not bulk.complete(cur, events, start, stop):
             return None
         cur.execute("SET LOCAL jit = off")
@@ -214,7 +200,7 @@ class Projector:
         """A view without a set-based form: its own aggregate's events of the range, decoded."""
         rows = cur.execute(
             f"SELECT notification_id, originator_id, originator_version, topic, state "
-            f"FROM {self._events_table} WHERE notification_id > %s AND notification_id <= %s "
+            f"FROM {self.events_table} WHERE notification_id > %s AND notification_id <= %s "
             "AND topic LIKE %s ORDER BY notification_id",
             (start, stop, f"%:{target.view.aggregate}.%"),
         ).fetchall()
@@ -224,7 +210,7 @@ class Projector:
             target.view.apply(cur, target.generation, todo)
 
     @property
-    def _events_table(self) -> str:
+    def events_table(self) -> str:
         recorder: Any = self.ledger.recorder
         return f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
 
@@ -297,136 +283,7 @@ class Projector:
     def rebuild(
         self, names: Sequence[str] = tuple(VIEWS), progress: Progress | None = None
     ) -> None:
-        """Build fresh generations beside the live ones, then swap them in one transaction.
-
-        Interrupted (Ctrl-C, a kill), it resumes from its last committed page when run again.
-        Readers see the old, complete views until the swap.
-        """
-        with self.store.transaction() as cur:
-            for name in names:
-                view = VIEWS[name]
-                if not self._generations(cur, name, BUILDING):
-                    cur.execute(
-                        "SELECT COALESCE(MAX(generation), 0) FROM projection_generations "
-                        "WHERE view = %s",
-                        (name,),
-                    )
-                    row = cur.fetchone()
-                    assert row is not None
-                    self.create_generation(cur, view, int(row[0]) + 1, BUILDING)
-        self.rebuilding = True
-        try:
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                filling = {}
-                if self.store.is_postgres and self.first_pass:
-                    filling = self._first_pass(names, pool)
-                # The other views page by page meanwhile, then every view to the head.
-                self._build([n for n in names if n not in filling], progress)
-                for done in dict.fromkeys(filling.values()):
-                    reached = done.result()  # raises what the fill raised
-                    if progress and reached:
-                        progress(reached, self.head())
-            self._build(names, progress)
-        finally:
-            self.rebuilding = False
-        self._swap(names)
-
-    def _build(self, names: Sequence[str], progress: Progress | None) -> None:
-        """Apply pages to the building generations of ``names`` up to the log head."""
-        while names:
-            with self.store.transaction() as cur:
-                read, moved = self.apply_page(cur, self.targets(cur, BUILDING, names))
-            if progress and moved:
-                progress(min(t.position for t in moved), self.head())
-            if not read:
-                break
-
-    def _first_pass(self, names: Sequence[str], pool: ThreadPoolExecutor) -> dict[str, Future[int]]:
-        """Start filling the new generations of the set-based views from nothing up to the log
-        head, in one statement each, their primary keys and indexes built after the rows (one
-        sort each, instead of keeping them up to date row by row): the movements on one
-        connection, the other views on another, at once. Each view's rows and position commit
-        together in its own transaction, so a kill rolls that view back to empty and the next run
-        starts it again. Views already under way, or a log with rows lacking typed columns, go
-        page by page. Returns the views being filled, each with the position it will reach."""
-        head = self.head()
-        with self.store.transaction(write=False) as cur:
-            fresh = [
-                t.view
-                for t in self.targets(cur, BUILDING, names)
-                if t.position == 0 and t.view.aggregate == AGENT and bulk.can_fill(t.view)
-            ]
-            if not head or not fresh or not bulk.complete(cur, self._events_table, 0, head):
-                return {}
-        movements = [v for v in fresh if isinstance(v, Movements)]
-        filling: dict[str, Future[int]] = {}
-        for group in (movements, [v for v in fresh if v not in movements]):
-            if group:
-                done = pool.submit(self._fill_from_nothing, group, head)
-                filling.update((view.name, done) for view in group)
-        return filling
-
-    def _fill_from_nothing(self, views: Sequence[View], head: int) -> int:
-        """One group of the first pass, in this thread's own connection; returns the position
-        reached (0 if another projector had begun these generations)."""
-        try:
-            with self.store.transaction() as cur:
-                targets = self.targets(cur, BUILDING, [v.name for v in views])  # locked
-                if any(t.position for t in targets):
-                    return 0
-                cur.execute("SET LOCAL jit = off")
-                cur.execute("SET LOCAL work_mem = '64MB'")
-                cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-                cur.execute("SET LOCAL synchronous_commit = off")  # derived rows: see _apply_range
-                for t in targets:
-                    t.view.drop_indexes(cur, t.generation)
-                tables = {type(t.view): t.view.table(t.generation) for t in targets}
-                bulk.fill(cur, tables, self._events_table, 0, head)
-                for t in targets:
-                    t.view.create_indexes(cur, t.generation)
-                    cur.execute(
-                        "UPDATE projection_positions SET position = %s WHERE name = %s",
-                        (head, t.tracking_name),
-                    )
-            return head
-        finally:
-            self.store.close()  # this thread's connection
-
-    def _swap(self, names: Sequence[str]) -> None:
-        retired: list[tuple[View, int]] = []
-        with self.store.transaction() as cur:
-            live = self.targets(cur, LIVE, names)  # locks the live positions
-            building = self.targets(cur, BUILDING, names)
-            while True:  # the last events, in the swap's own transaction
-                read, building = self.apply_page(cur, building)
-                if not read:
-                    break
-            for target in live:
-                cur.execute(
-                    "UPDATE projection_generations SET state = %s WHERE view = %s AND generation = %s",
-                    (RETIRED, target.view.name, target.generation),
-                )
-                retired.append((target.view, target.generation))
-            for target in building:
-                cur.execute(
-                    "UPDATE projection_generations SET state = %s WHERE view = %s AND generation = %s",
-                    (LIVE, target.view.name, target.generation),
-                )
-                target.view.publish(cur, target.generation)
-        with self.store.transaction() as cur:
-            for view, generation in retired:
-                view.drop(cur, generation)
-                cur.execute(
-                    "DELETE FROM projection_positions WHERE name = %s", (view.table(generation),)
-                )
-
-
-def create_bookkeeping(cur: Cursor) -> None:
-    cur.execute(
-        "CREATE TABLE IF NOT EXISTS projection_generations (view TEXT NOT NULL, "
-        "generation INTEGER NOT NULL, state TEXT NOT NULL, PRIMARY KEY (view, generation))"
-    )
-    cur.execute(
-        "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, "
-        "position BIGINT NOT NULL)"
-    )
+        """Build fresh generations beside the live ones, then swap them in one transaction
+        (``projections.rebuild``). Interrupted, it resumes when run again; readers see the old,
+        complete views until the swap."""
+        Rebuild(self, names, progress).run()
