@@ -7,11 +7,8 @@ connection pool).
 from __future__ import annotations
 
 import itertools
-import random
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
@@ -28,6 +25,8 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from ledger import commands as cmd
+from ledger.bulk import BulkOutcome, BulkRun, run_command
+from ledger.conflicts import VERSION_CONFLICT_RETRIES, back_off
 from ledger.domain import errors
 from ledger.domain.agent import Agent, Identity, Receipt
 from ledger.domain.identifiers import Nir, agent_id_for
@@ -45,13 +44,8 @@ AGENT_TOPIC = get_topic(Agent) + "."
 Guard = Callable[[Agent], None]
 """A check run on the loaded agent before a command (raises a DomainError to refuse)."""
 
-VERSION_CONFLICT_RETRIES = 50
 BIRTH_NAMES_KEPT = 100_000
-"""Attempts before a version conflict on one agent is given up (with jittered back-off)."""
-
-
-def _back_off(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.05, 0.002 * attempt)))
+"""Birth names kept in memory for look-ups by NIR and birth name."""
 
 
 class DateAsISO(Transcoding):
@@ -63,15 +57,6 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
-
-
-@dataclass(frozen=True, slots=True)
-class BulkOutcome:
-    """What happened to one command of a bulk run: a receipt, or the error that refused it."""
-
-    command: cmd.Command
-    receipt: Receipt | None
-    error: errors.DomainError | None
 
 
 class Ledger(Application[UUID]):
@@ -258,7 +243,7 @@ class Ledger(Application[UUID]):
                 if found is None:
                     raise errors.AgentNotFound("no such agent")
                 guard(found)
-            receipt = _run(command, agents, self.cipher.seal)
+            receipt = run_command(command, agents, self.cipher.seal)
             agent = agents.get(command.agent_id)
             if receipt.replayed or agent is None:
                 return receipt
@@ -267,7 +252,7 @@ class Ledger(Application[UUID]):
             except IntegrityError:
                 if attempt >= VERSION_CONFLICT_RETRIES:
                     raise
-                _back_off(attempt)
+                back_off(attempt)
                 continue
             return replace(receipt, position=recordings[-1].notification.id)
         raise AssertionError("unreachable")
@@ -287,7 +272,7 @@ class Ledger(Application[UUID]):
                         if found is None:
                             raise errors.AgentNotFound("no such agent")
                         guard(found)
-                    results.append(_run(command, agents, self.cipher.seal))
+                    results.append(run_command(command, agents, self.cipher.seal))
                 except Exception as error:  # refused: this caller's answer, not the others'
                     results.append(error)
             try:
@@ -295,7 +280,7 @@ class Ledger(Application[UUID]):
             except IntegrityError:
                 if attempt >= VERSION_CONFLICT_RETRIES:
                     raise
-                _back_off(attempt)
+                back_off(attempt)
                 continue
             positions = {
                 (r.domain_event.originator_id, r.domain_event.originator_version): (
@@ -323,131 +308,4 @@ class Ledger(Application[UUID]):
         previous chunk, as it will be once written; if that write fails, both are done again.
         """
         with fewer_collections():
-            yield from self._execute_many(commands, chunk_size)
-
-    def _execute_many(
-        self, commands: Iterable[cmd.Command], chunk_size: int | None
-    ) -> Iterator[BulkOutcome]:
-        size = chunk_size or self.settings.bulk_chunk_size
-        iterator = iter(commands)
-        chunks = iter(lambda: [c.with_fingerprint() for c in itertools.islice(iterator, size)], [])
-        if not self.settings.uses_postgres:
-            for chunk in chunks:
-                yield from self._execute_chunk(chunk)
-            return
-        with ThreadPoolExecutor(1, thread_name_prefix="bulk-writer") as writer:
-            flight: _InFlight | None = None
-            for chunk in chunks:
-                agents = self._load_after(chunk, flight)
-                outcomes = _apply(chunk, agents, self.cipher.seal)
-                if flight is not None:
-                    if flight.failed():  # a concurrent writer: redo it, then this one
-                        yield from self._execute_chunk(flight.chunk)
-                        flight = None
-                        yield from self._execute_chunk(chunk)
-                        continue
-                    yield from flight.outcomes
-                flight = self._submit(writer, chunk, agents, outcomes)
-            if flight is not None:
-                if flight.failed():
-                    yield from self._execute_chunk(flight.chunk)
-                else:
-                    yield from flight.outcomes
-
-    def _load_after(self, chunk: list[cmd.Command], flight: _InFlight | None) -> dict[UUID, Agent]:
-        """The chunk's agents: from the chunk being written when it has them, else stored."""
-        ids = list(dict.fromkeys(c.agent_id for c in chunk))
-        carried = {} if flight is None else flight.agents
-        agents = self.load_agents([i for i in ids if i not in carried])
-        agents.update((i, carried[i]) for i in ids if i in carried)
-        return agents
-
-    def _submit(
-        self,
-        writer: ThreadPoolExecutor,
-        chunk: list[cmd.Command],
-        agents: dict[UUID, Agent],
-        outcomes: list[BulkOutcome],
-    ) -> _InFlight:
-        """Start writing a chunk's events and states in the writer thread."""
-        events, states = self._collect(a for a in agents.values() if a.pending_events)
-        stored = [self.mapper.to_stored_event(e) for e in events]
-
-        def write() -> None:
-            if stored:
-                self.recorder.insert_events(stored, agent_states=states)
-                self.on_recorded(len(stored))
-
-        return _InFlight(chunk, agents, outcomes, writer.submit(write))
-
-    def _execute_chunk(self, chunk: list[cmd.Command]) -> list[BulkOutcome]:
-        for attempt in itertools.count(1):
-            agents = self.load_agents(list(dict.fromkeys(c.agent_id for c in chunk)))
-            outcomes = _apply(chunk, agents, self.cipher.seal)
-            try:
-                self.save(*(a for a in agents.values() if a.pending_events))
-            except IntegrityError:
-                if attempt >= VERSION_CONFLICT_RETRIES:
-                    raise
-                _back_off(attempt)
-                continue
-            return outcomes
-        raise AssertionError("unreachable")
-
-
-@dataclass(slots=True)
-class _InFlight:
-    """A chunk whose write runs in the writer thread: its agents as they will be once written."""
-
-    chunk: list[cmd.Command]
-    agents: dict[UUID, Agent]
-    outcomes: list[BulkOutcome]
-    written: Future[None]
-
-    def failed(self) -> bool:
-        """Wait for the write; True when a concurrent writer got there first (version
-        conflict), so the chunk must be done again from the store."""
-        try:
-            self.written.result()
-        except IntegrityError:
-            return True
-        return False
-
-
-def _apply(
-    chunk: list[cmd.Command],
-    agents: dict[UUID, Agent],
-    seal: Callable[[dict[str, Any]], dict[str, Any]],
-) -> list[BulkOutcome]:
-    outcomes = []
-    for command in chunk:
-        try:
-            outcomes.append(BulkOutcome(command, _run(command, agents, seal), None))
-        except errors.DomainError as error:
-            outcomes.append(BulkOutcome(command, None, error))
-    return outcomes
-
-
-def _run(
-    command: cmd.Command,
-    agents: dict[UUID, Agent],
-    seal: Callable[[dict[str, Any]], dict[str, Any]],
-) -> Receipt:
-    """Apply one command to the agents of a chunk (creating the agent on registration)."""
-    agent = agents.get(command.agent_id)
-    if isinstance(command, cmd.RegisterAgent):
-        if agent is None:
-            agent = command.create(seal)
-            agents[command.agent_id] = agent
-            return agent.receipt(agent.pending_events[-1])  # type: ignore[arg-type]
-        previous = agent.previous_outcome(command.provenance)
-        if previous is not None:
-            return previous
-        if command.if_absent:
-            return Receipt(
-                agent.id, agent.version, "Registered", 0, 0, agent.balance, replayed=True
-            )
-        raise errors.AgentAlreadyRegistered("this agent is already registered")
-    if agent is None:
-        raise errors.AgentNotFound("no such agent")
-    return agent.previous_outcome(command.provenance) or command.execute(agent)
+            yield from BulkRun(self).run(commands, chunk_size)

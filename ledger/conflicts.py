@@ -2,20 +2,30 @@
 
 Two writers of one aggregate both load version *n*; the second ``save()`` fails with an
 ``IntegrityError``. Loading afresh and trying again (the state decides anew each time) is what
-every service does, up to :data:`~ledger.application.VERSION_CONFLICT_RETRIES` times.
+every service does, up to :data:`VERSION_CONFLICT_RETRIES` times.
 """
 
 from __future__ import annotations
 
 import itertools
+import random
+import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.persistence import IntegrityError
 
-from ledger.application import VERSION_CONFLICT_RETRIES, Ledger
+if TYPE_CHECKING:
+    from ledger.application import Ledger
 
 T = TypeVar("T")
+VERSION_CONFLICT_RETRIES = 50
+"""Attempts before a version conflict on one aggregate is given up (with jittered back-off)."""
+
+
+def back_off(attempt: int) -> None:
+    """A short random pause before attempt ``attempt + 1``, longer as attempts go on."""
+    time.sleep(random.uniform(0, min(0.05, 0.002 * attempt)))
 
 
 def retrying(work: Callable[[], T]) -> T:

@@ -24,7 +24,8 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 
 from ledger import commands as cmd
-from ledger.application import BulkOutcome, Ledger
+from ledger.application import Ledger
+from ledger.bulk import BulkOutcome
 from ledger.domain import errors, rules
 from ledger.domain.access import Establishment, establishment_id
 from ledger.domain.file_runs import DecrementFile, deposit_id
