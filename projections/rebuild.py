@@ -14,9 +14,10 @@ at position 0 and the next run starts it again. Everything else goes page by pag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from projections import bulk
 from projections.decode import AGENT
@@ -41,6 +42,9 @@ class Rebuild:
         self.store = projector.store
         self.names = names
         self.progress = progress
+        self._filling: set[Any] = set()  # the connections of the fills under way
+        self._lock = threading.Lock()
+        self._stopping = False
 
     def run(self) -> None:
         self._create_generations()
@@ -48,15 +52,19 @@ class Rebuild:
         projector.rebuilding = True  # pages of bulk_page_size positions
         try:
             with ThreadPoolExecutor(max_workers=2) as pool:
-                filling = {}
-                if self.store.is_postgres and projector.first_pass:
-                    filling = self._first_pass(pool)
-                # The other views page by page meanwhile, then every view to the head.
-                self._build([n for n in self.names if n not in filling])
-                for done in filling.values():
-                    reached = done.result()  # raises what the fill raised
-                    if self.progress and reached:
-                        self.progress(reached, projector.head())
+                filling: dict[str, Future[int]] = {}
+                try:
+                    if self.store.is_postgres and projector.first_pass:
+                        filling = self._first_pass(pool)
+                    # The other views page by page meanwhile, then every view to the head.
+                    self._build([n for n in self.names if n not in filling])
+                    for done in filling.values():
+                        reached = done.result()  # raises what the fill raised
+                        if self.progress and reached:
+                            self.progress(reached, projector.head())
+                except BaseException:  # Ctrl-C, or a failure: stop the fills, not wait for them
+                    self._stop(filling.values())
+                    raise
             self._build(self.names)
         finally:
             projector.rebuilding = False
@@ -105,12 +113,26 @@ class Rebuild:
         fresh.sort(key=lambda view: FIRST_PASS_ORDER.index(type(view)))
         return {view.name: pool.submit(self._fill_from_nothing, view, head) for view in fresh}
 
+    def _stop(self, fills: Iterable[Future[int]]) -> None:
+        """Cancel the fills not started and the statements of those under way (each rolls back,
+        its view left empty at position 0 for the next run)."""
+        for done in fills:
+            done.cancel()
+        with self._lock:
+            self._stopping = True
+            for connection in self._filling:
+                connection.cancel_safe()
+
     def _fill_from_nothing(self, view: View, head: int) -> int:
         """One view's first pass, on this thread's own connection; returns the position reached
         (0 if another projector had begun this generation)."""
         projector = self.projector
+        connection: Any = None
         try:
             with self.store.transaction() as cur:
+                connection = cur.raw.connection
+                with self._lock:
+                    self._filling.add(connection)
                 [target] = projector.targets(cur, BUILDING, [view.name])  # locked
                 if target.position:
                     return 0
@@ -120,6 +142,9 @@ class Rebuild:
                 # Derived rows, committed with their position: a commit lost in a crash is a
                 # pass done again, so no fsync is waited for.
                 cur.execute("SET LOCAL synchronous_commit = off")
+                with self._lock:
+                    if self._stopping:
+                        raise RuntimeError("rebuild stopped")
                 view.drop_indexes(cur, target.generation)
                 tables = {type(view): view.table(target.generation)}
                 bulk.fill(cur, tables, projector.events_table, 0, head, empty=True)
@@ -130,6 +155,8 @@ class Rebuild:
                 )
             return head
         finally:
+            with self._lock:
+                self._filling.discard(connection)
             self.store.close()  # this thread's connection
 
     def _swap(self) -> None:

@@ -3,13 +3,20 @@ rows must be those the Python path writes (``check`` recomputes them in Python, 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 
 from ledger.application import Ledger
+from projections import bulk
 from projections.checking import check
+from projections.rebuild import Rebuild
 from projections.runner import Projector
+from projections.store import Cursor
 from projections.views import VIEWS, Balances, View
 from tests.integration.test_projections import (
     assert_views_equal_replay,
@@ -90,3 +97,40 @@ def test_a_first_pass_that_fails_leaves_its_view_empty_and_the_next_rebuild_comp
         assert {name: view.rows(cur, 2) for name, view in VIEWS.items()} == live
     assert_views_equal_replay(ledger, projector, ids)
     assert check(projector) == []
+
+
+def test_an_interrupted_first_pass_stops_at_once_and_the_next_rebuild_completes(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during PostgreSQL's first pass cancels the statements under way instead of waiting
+    for them (on a national log, many minutes): each view rolls back to empty at position 0."""
+    if not ledger.settings.uses_postgres:
+        pytest.skip("the first pass is PostgreSQL's")
+    ids = populate(ledger, 4, [(i, "line", i, i) for i in range(20)])
+    projector = Projector(ledger, page_size=4)
+    projector.catch_up()
+    with projector.store.transaction(write=False) as cur:
+        live = {name: view.rows(cur, 1) for name, view in VIEWS.items()}
+    fill = bulk.fill
+
+    def slow_fill(cur: Cursor, *args: Any, **kwargs: Any) -> None:
+        cur.execute("SELECT pg_sleep(60)")  # a long statement, as on a large log
+        fill(cur, *args, **kwargs)
+
+    def interrupted(self: Rebuild, names: Sequence[str]) -> None:
+        time.sleep(1)  # the fills are under way
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bulk, "fill", slow_fill)
+    monkeypatch.setattr(Rebuild, "_build", interrupted)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        projector.rebuild()
+    assert time.monotonic() - started < 20
+    status = {s.view: s for s in projector.status()}
+    assert {status[name].rebuilding_position for name in ("balances", "movements")} == {0}
+    monkeypatch.undo()
+    projector.rebuild()
+    with projector.store.transaction(write=False) as cur:
+        assert {name: view.rows(cur, 2) for name, view in VIEWS.items()} == live
+    assert_views_equal_replay(ledger, projector, ids)
