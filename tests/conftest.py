@@ -71,6 +71,26 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def postgres_settings(postgres_url: str, tmp_path: Path) -> Settings:
+    """Settings for a fresh PostgreSQL store, for what only PostgreSQL does."""
+    return Settings(
+        data_dir=tmp_path / "var",
+        database_url=postgres_url,
+        id_key="k" * 40,
+        environment="development",
+    )
+
+
+@pytest.fixture
+def postgres_ledger(postgres_settings: Settings) -> Iterator[Ledger]:
+    app = Ledger(postgres_settings)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.fixture
 def ledger(settings: Settings) -> Iterator[Ledger]:
     app = Ledger(settings)
     try:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 
 from ledger.application import Ledger
+from ledger.store.settings import Settings
 from projections import bulk
 from projections.checking import check
 from projections.rebuild import Rebuild
@@ -20,6 +21,7 @@ from projections.store import Cursor
 from projections.views import VIEWS, Balances, View
 from tests.integration.test_projections import (
     assert_views_equal_replay,
+    kill_a_rebuild_half_way,
     moves_strategy,
     populate,
 )
@@ -62,12 +64,13 @@ def test_rows_recorded_without_typed_columns_go_through_python(ledger: Ledger) -
 
 
 def test_a_first_pass_that_fails_leaves_its_view_empty_and_the_next_rebuild_completes(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    postgres_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL's first pass fills each view and builds its indexes in a transaction of its
     own: failing at the last step, that view is left as it was (empty, indexed, at position 0)
     while the others are kept, readers keep the live generation, and the next rebuild ends with
     the same rows as the live views."""
+    ledger = postgres_ledger
     ids = populate(ledger, 5, [(i, "line", i, i) for i in range(30)])
     projector = Projector(ledger, page_size=4)
     projector.catch_up()
@@ -78,19 +81,18 @@ def test_a_first_pass_that_fails_leaves_its_view_empty_and_the_next_rebuild_comp
         raise RuntimeError("the server went away while indexing")
 
     monkeypatch.setattr(Balances, "create_indexes", broken)
-    if ledger.settings.uses_postgres:
-        with pytest.raises(RuntimeError, match="indexing"):
-            projector.rebuild()
-        status = {s.view: s for s in projector.status()}
-        assert status["balances"].rebuilding_position == 0
-        assert status["movements"].rebuilding_position == projector.head()  # kept
-        assert status["balances"].generation == 1  # readers still on the live views
-        with projector.store.transaction(write=False) as cur:
-            assert VIEWS["balances"].rows(cur, 2) == {}
-            indexed = cur.execute(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'balances_g2'"
-            ).fetchall()
-            assert indexed == [("balances_g2_pkey",)]  # dropped in the transaction, restored
+    with pytest.raises(RuntimeError, match="indexing"):
+        projector.rebuild()
+    status = {s.view: s for s in projector.status()}
+    assert status["balances"].rebuilding_position == 0
+    assert status["movements"].rebuilding_position == projector.head()  # kept
+    assert status["balances"].generation == 1  # readers still on the live views
+    with projector.store.transaction(write=False) as cur:
+        assert VIEWS["balances"].rows(cur, 2) == {}
+        indexed = cur.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'balances_g2'"
+        ).fetchall()
+        assert indexed == [("balances_g2_pkey",)]  # dropped in the transaction, restored
     monkeypatch.undo()
     projector.rebuild()
     with projector.store.transaction(write=False) as cur:
@@ -100,12 +102,11 @@ def test_a_first_pass_that_fails_leaves_its_view_empty_and_the_next_rebuild_comp
 
 
 def test_an_interrupted_first_pass_stops_at_once_and_the_next_rebuild_completes(
-    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    postgres_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C during PostgreSQL's first pass cancels the statements under way instead of waiting
     for them (on a national log, many minutes): each view rolls back to empty at position 0."""
-    if not ledger.settings.uses_postgres:
-        pytest.skip("the first pass is PostgreSQL's")
+    ledger = postgres_ledger
     ids = populate(ledger, 4, [(i, "line", i, i) for i in range(20)])
     projector = Projector(ledger, page_size=4)
     projector.catch_up()
@@ -134,3 +135,16 @@ def test_an_interrupted_first_pass_stops_at_once_and_the_next_rebuild_completes(
     with projector.store.transaction(write=False) as cur:
         assert {name: view.rows(cur, 2) for name, view in VIEWS.items()} == live
     assert_views_equal_replay(ledger, projector, ids)
+
+
+def test_a_rebuild_killed_during_its_first_pass_or_after_resumes_to_identical_views(
+    postgres_ledger: Ledger, postgres_settings: Settings
+) -> None:
+    """Killed for real during PostgreSQL's first pass or after it, the rebuild resumes: each
+    set-based view is either untouched or complete (at the log head), and the views the first
+    pass does not fill (regularisation requests) went page by page meanwhile."""
+    status = kill_a_rebuild_half_way(postgres_ledger, postgres_settings, first_pass=True)
+    head = status["balances"].head
+    assert 0 < (status["regularisation_requests"].rebuilding_position or 0) < head
+    for view in ("balances", "movements", "employer_index"):
+        assert status[view].rebuilding_position in (0, head)
