@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 import openpyxl
 import psycopg
 
+from api.processes import cli
 from tests.factories import make_nir
 from tests.security.conftest import LAST_YEAR, OTHER, OWN, Deployment, rss_mib
 
@@ -433,3 +435,34 @@ def test_a_download_is_complete_or_visibly_fails(deployment: Deployment) -> None
         stack.terminate(stack.api)
         stack.env["LEDGER_IDENTITY_KEYS"] = original
         stack.start_api()
+
+
+def test_a_rebuild_runs_as_the_application_role_and_its_views_check(
+    deployment: Deployment,
+) -> None:
+    """The service rebuilds its views as the role it runs as (PostgreSQL's first pass drops and
+    builds the new generation's indexes): the views are swapped in and still tell the truth."""
+    agent = deployment.agents["in_scope"]
+    with deployment.client("operator") as op:
+        before = op.get(f"/v1/agents/{agent}/balance").json()
+        generations = {v["view"]: v["generation"] for v in op.get("/v1/projections").json()}
+        assert op.post("/v1/projections/rebuild", json={}).status_code == 202
+        deadline = time.monotonic() + 60
+        while True:
+            views = op.get("/v1/projections").json()
+            if all(
+                v["generation"] > generations[v["view"]] and v["rebuilding_generation"] is None
+                for v in views
+            ):
+                break
+            assert time.monotonic() < deadline, views
+            time.sleep(0.2)
+        assert op.get(f"/v1/agents/{agent}/balance").json() == before
+    live = f"movements_g{generations['movements'] + 1}"
+    with deployment.as_role() as conn:
+        indexes = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s ORDER BY 1", (live,)
+        ).fetchall()
+    assert indexes == [(f"{live}_agent_id",), (f"{live}_pkey",)]  # built again, by the role
+    checked = cli(deployment.stack.env, "projections", "check", "--json")
+    assert json.loads(checked) == []
