@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import psycopg
 
-from bench.common import nir, scratch_database
+from bench.common import nir, raw_read, scratch_database
 from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.domain.agent import Identity
@@ -69,20 +69,7 @@ def main(events: int = 1_000_000) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("ANALYZE")  # autovacuum may be off: plans from real statistics
 
-        with psycopg.connect(url) as conn:
-            started = time.perf_counter()
-            last, rows = 0, 0
-            while True:
-                page = conn.execute(
-                    f"SELECT notification_id, originator_id, originator_version, topic, state "
-                    f"FROM {table} WHERE notification_id > %s ORDER BY notification_id LIMIT 1000",
-                    (last,),
-                ).fetchall()
-                if not page:
-                    break
-                rows += len(page)
-                last = page[-1][0]
-            raw_seconds = time.perf_counter() - started
+        rows, raw_seconds = raw_read(url, table)
 
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 
 from bench.campaign import copy_baseline
-from bench.common import nir, scratch_database
+from bench.common import nir, raw_read, scratch_database
 from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.domain.agent import Identity
@@ -73,23 +73,6 @@ def analyse(url: str) -> None:
         conn.execute("ANALYZE")
 
 
-def raw_read(url: str, table: str) -> float:
-    with psycopg.connect(url) as conn:
-        started = time.perf_counter()
-        last, rows = 0, 0
-        while True:
-            page = conn.execute(
-                f"SELECT notification_id, originator_id, originator_version, topic, state "
-                f"FROM {table} WHERE notification_id > %s ORDER BY notification_id LIMIT 1000",
-                (last,),
-            ).fetchall()
-            if not page:
-                break
-            rows += len(page)
-            last = page[-1][0]
-        return rows / (time.perf_counter() - started)
-
-
 def campaign_at(
     ledger: Ledger, url: str, agents: int, directory: Path, year: int
 ) -> tuple[float, float]:
@@ -130,7 +113,8 @@ def main(final: int, stages: tuple[int, ...] = STAGES) -> None:
             events = ledger.recorder.max_notification_id() or 0
             per_line, ratio = campaign_at(ledger, url, stage // 10, Path(directory), 2026 + index)
             analyse(url)
-            read_rate = raw_read(url, table)
+            rows, seconds = raw_read(url, table)
+            read_rate = rows / seconds
             projector = Projector(ledger, page_size=2000, bulk_page_size=100_000)
             started = time.perf_counter()
             projector.rebuild()
