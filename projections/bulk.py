@@ -74,32 +74,37 @@ def fill(
 
 # Each view's part of the statement: common table expressions over ``page``. Sorting and
 # grouping go by the originator's uuid (compared as bytes), the hex text is only written.
+_RUNNING_TOTALS = (
+    "(SELECT p.*, SUM(p.m_counter) OVER w AS run_counter, SUM(p.m_reserve) OVER w AS run_reserve "
+    "FROM page p WINDOW w AS (PARTITION BY p.oid ORDER BY p.position)) r"
+)
+
+
+def _movements_in(balance: str, reserve: str, source: str) -> str:
+    """The movements' insert: each row's totals are ``balance``/``reserve`` plus the running
+    sums of the page (``r``) read from ``source``."""
+    return (
+        "movements_in AS (INSERT INTO {table} (position, agent_id, version, kind, "
+        "effective_date, recorded_at, hours, reserve_hours, balance_after, reserve_after, siret, "
+        "year, principal, channel, source, idempotency_key, details) "
+        "SELECT r.position, r.agent_id, r.version, r.m_kind, r.m_effective_date, r.m_recorded_at, "
+        f"r.m_counter, r.m_reserve, {balance} + r.run_counter, {reserve} + r.run_reserve, "
+        "r.m_siret, r.m_year, r.m_principal, r.m_channel, r.m_source, r.m_idempotency_key, "
+        f"r.m_details FROM {source})"
+    )
+
+
+# Each agent's previous totals from its last movement row, then the page's running sums.
 _MOVEMENTS = (
     "heads AS (SELECT a.oid, COALESCE(h.balance_after, 0) AS balance, "
     "COALESCE(h.reserve_after, 0) AS reserve FROM (SELECT DISTINCT oid, agent_id FROM page) a "
     "LEFT JOIN LATERAL (SELECT balance_after, reserve_after FROM {table} m "
     "WHERE m.agent_id = a.agent_id ORDER BY position DESC LIMIT 1) h ON true), "
-    "movements_in AS (INSERT INTO {table} (position, agent_id, version, kind, effective_date, "
-    "recorded_at, hours, reserve_hours, balance_after, reserve_after, siret, year, principal, "
-    "channel, source, idempotency_key, details) "
-    "SELECT r.position, r.agent_id, r.version, r.m_kind, r.m_effective_date, r.m_recorded_at, "
-    "r.m_counter, r.m_reserve, h.balance + r.run_counter, h.reserve + r.run_reserve, r.m_siret, "
-    "r.m_year, r.m_principal, r.m_channel, r.m_source, r.m_idempotency_key, r.m_details "
-    "FROM (SELECT p.*, SUM(p.m_counter) OVER w AS run_counter, "
-    "SUM(p.m_reserve) OVER w AS run_reserve FROM page p "
-    "WINDOW w AS (PARTITION BY p.oid ORDER BY p.position)) r JOIN heads h USING (oid))"
+    + _movements_in("h.balance", "h.reserve", f"{_RUNNING_TOTALS} JOIN heads h USING (oid)")
 )
 
-# The same rows into an empty table: totals from zero.
-_FIRST_MOVEMENTS = (
-    "movements_in AS (INSERT INTO {table} (position, agent_id, version, kind, effective_date, "
-    "recorded_at, hours, reserve_hours, balance_after, reserve_after, siret, year, principal, "
-    "channel, source, idempotency_key, details) "
-    "SELECT p.position, p.agent_id, p.version, p.m_kind, p.m_effective_date, p.m_recorded_at, "
-    "p.m_counter, p.m_reserve, SUM(p.m_counter) OVER w, SUM(p.m_reserve) OVER w, p.m_siret, "
-    "p.m_year, p.m_principal, p.m_channel, p.m_source, p.m_idempotency_key, p.m_details "
-    "FROM page p WINDOW w AS (PARTITION BY p.oid ORDER BY p.position))"
-)
+# The same rows into an empty table: totals from zero, no look-up.
+_FIRST_MOVEMENTS = _movements_in("0", "0", _RUNNING_TOTALS)
 
 # A row already there (from an earlier page) is skipped by an index probe, not by ON CONFLICT's
 # speculative insertion: one writer holds the generation's position row (FOR UPDATE).
