@@ -56,7 +56,7 @@ class Projector:
         """Positions a rebuild's set-based page spans (PostgreSQL)."""
         self.first_pass = first_pass
         """Whether a rebuild on PostgreSQL fills its new generations up to the log head in one
-        transaction per view (see ``_first_pass``) rather than page by page from the start."""
+        transaction per view (``projections.rebuild``) rather than page by page from the start."""
         self.rebuilding = False
         self.setup()
 
