@@ -55,13 +55,8 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """Settings for a fresh store of each kind."""
-    database_url = None
-    if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
-        database_url = request.getfixturevalue("postgres_url")
+def store_settings(tmp_path: Path, database_url: str | None) -> Settings:
+    """Settings for a fresh store in ``tmp_path`` (SQLite when ``database_url`` is None)."""
     return Settings(
         data_dir=tmp_path / "var",
         database_url=database_url,
@@ -70,30 +65,36 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a fresh store of each kind."""
+    database_url = None
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        database_url = request.getfixturevalue("postgres_url")
+    return store_settings(tmp_path, database_url)
+
+
 @pytest.fixture
 def postgres_settings(postgres_url: str, tmp_path: Path) -> Settings:
     """Settings for a fresh PostgreSQL store, for what only PostgreSQL does."""
-    return Settings(
-        data_dir=tmp_path / "var",
-        database_url=postgres_url,
-        id_key="k" * 40,
-        environment="development",
-    )
+    return store_settings(tmp_path, postgres_url)
 
 
-@pytest.fixture
-def postgres_ledger(postgres_settings: Settings) -> Iterator[Ledger]:
-    app = Ledger(postgres_settings)
-    try:
-        yield app
-    finally:
-        app.close()
-
-
-@pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
+def open_ledger(settings: Settings) -> Iterator[Ledger]:
+    """A ledger on ``settings``, closed after the test."""
     app = Ledger(settings)
     try:
         yield app
     finally:
         app.close()
+
+
+@pytest.fixture
+def postgres_ledger(postgres_settings: Settings) -> Iterator[Ledger]:
+    yield from open_ledger(postgres_settings)
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Iterator[Ledger]:
+    yield from open_ledger(settings)
